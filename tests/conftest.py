@@ -82,6 +82,7 @@ def run_tutor(args: list, data_dir: Path | None, netguard_log: Path, input_bytes
     env["PYTHONPATH"] = str(NETGUARD_DIR)
     env["TUTOR_NETGUARD_LOG"] = str(netguard_log)
     if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
         env["TUTOR_DATA_DIR"] = str(data_dir)
     env.update(env_extra or {})
     return subprocess.run([str(TUTOR_BIN), *args], input=input_bytes, capture_output=True, env=env,
