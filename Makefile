@@ -35,7 +35,7 @@ test: setup-test
 	$(BIN)/python -m pytest
 
 bench: setup
-	cd benchmarks && ../$(BIN)/python retrieval_quality.py --out docs/retrieval_quality.json
+	cd benchmarks && ../$(BIN)/python retrieval_quality.py --sweep --out docs/results/retrieval_quality.json
 	cd benchmarks && ../$(BIN)/python speed.py
 
 clean:

@@ -98,6 +98,7 @@ def main() -> None:
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:
+        (ROOT / args.out).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / args.out).write_text(text + "\n", encoding="utf-8")
 
 
