@@ -84,6 +84,10 @@ def _covers(passages: list[Passage], doc: str, span: tuple[int, int]) -> bool:
     return False
 
 
+def _hit(passages: list[Passage], doc: str, spans: list[tuple[int, int]]) -> bool:
+    return any(_covers(passages, doc, span) for span in spans)
+
+
 def within_budget(passages: list[Passage], budget: int = BUDGET_TOKENS) -> list[Passage]:
     """The passages that fit in `budget` tokens in rank order; the one that overflows is cut to fit."""
     out, used = [], 0
@@ -107,13 +111,9 @@ def score(ranked: list[list[Passage]], items: list[DevItem], corpus_dir: Path) -
     ranks, budget_hits, tokens_top5 = [], [], []
     for passages, item in zip(ranked, items):
         spans = quote_spans(corpus_dir, item)
-
-        def hit(ps: list[Passage]) -> bool:
-            return any(_covers(ps, item.doc, span) for span in spans)
-
-        rank = next((r for r in range(1, min(len(passages), 10) + 1) if hit(passages[:r])), None)
+        rank = next((r for r in range(1, min(len(passages), 10) + 1) if _hit(passages[:r], item.doc, spans)), None)
         ranks.append(rank)
-        budget_hits.append(hit(within_budget(passages)))
+        budget_hits.append(_hit(within_budget(passages), item.doc, spans))
         tokens_top5.append(sum(n_tokens(p.text) for p in passages[:5]))
     n = len(items)
     return {

@@ -99,7 +99,7 @@ def test_segmentation_finds_sections_in_a_synthetic_document():
     summaries = [f"Topic {w} matters. It is about {w} things and {w} stuff." for w in
                  "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november".split()]
     body, expected = [], []
-    for i, s in enumerate(summaries):
+    for s in summaries:
         word = s.split()[1]
         body.append(f"A table row mentions {word} once.")  # a decoy that shares one word
         expected.append(len(body))
