@@ -124,7 +124,7 @@ def content_end(text: str, spec: DocumentSpec) -> int:
 
 def segment_layers(text: str, n_layers: int = N_LAYERS) -> list[Segment]:
     """Split the deep dive into its overview, 14 layer sections and closing cross-layer section."""
-    lines = [(off, line) for off, line in _lines(text)]
+    lines = _lines(text)
     nonblank = [i for i, (_, line) in enumerate(lines) if line.strip()]
     if len(nonblank) < 2 + n_layers:
         raise ConfigError("The layered document is too short to hold its 14 summaries.", "Restore corpus/ from git.")
@@ -178,18 +178,14 @@ def segment_layers(text: str, n_layers: int = N_LAYERS) -> list[Segment]:
 
     section_ends = [lines[s][0] for s in starts[1:]] + [len(text)]
     # The closing cross-layer section: in the last section, the first line naming >= 3 different layers.
-    last_start = starts[-1]
-    for i in range(last_start + 1, len(lines)):
-        if len({int(m) for m in _LAYER_REF.findall(lines[i][1])}) >= 3:
-            section_ends[-1] = lines[i][0]
-            segments_tail = Segment(CROSS_LAYER.number, lines[i][0], len(text), "cross-layer")
-            break
-    else:
-        segments_tail = None
+    closing = next((i for i in range(starts[-1] + 1, len(lines))
+                    if len({int(m) for m in _LAYER_REF.findall(lines[i][1])}) >= 3), None)
+    if closing is not None:
+        section_ends[-1] = lines[closing][0]
     for k, s in enumerate(starts):
         segments.append(Segment(k + 1, lines[s][0], section_ends[k], "section"))
-    if segments_tail:
-        segments.append(segments_tail)
+    if closing is not None:
+        segments.append(Segment(CROSS_LAYER.number, lines[closing][0], len(text), "cross-layer"))
     return segments
 
 
