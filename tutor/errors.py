@@ -30,3 +30,11 @@ class IndexUnavailable(TutorError):
 
 class IndexEmpty(TutorError):
     """Nothing has been ingested yet."""
+
+
+class LLMUnavailable(TutorError):
+    """The LLM server cannot be reached, refused the request, or died."""
+
+
+class LLMTimeout(LLMUnavailable):
+    """The LLM did not answer in time."""

@@ -203,14 +203,17 @@ class VectorStore:
             runs.append(self._query(models.SparseVector(indices=sparse[0], values=sparse[1]), SPARSE,
                                     candidates if dense is not None else k, flt))
         if len(runs) == 1:
-            return [SearchHit(Chunk.from_payload(p.payload or {}), float(p.score)) for p in runs[0][:k]]
+            sim = dense is not None
+            return [SearchHit(Chunk.from_payload(p.payload or {}), float(p.score), float(p.score) if sim else None)
+                    for p in runs[0][:k]]
+        cosine = {p.id: float(p.score) for p in runs[0]}
         fused: dict = {}
         for run in runs:
             for rank, p in enumerate(run, 1):
                 score, point = fused.get(p.id, (0.0, p))
                 fused[p.id] = (score + 1.0 / (RRF_K + rank), point)
         best = sorted(fused.values(), key=lambda sp: -sp[0])[:k]
-        return [SearchHit(Chunk.from_payload(p.payload or {}), s) for s, p in best]
+        return [SearchHit(Chunk.from_payload(p.payload or {}), s, cosine.get(p.id)) for s, p in best]
 
     def _query(self, query, using: str, limit: int, flt: models.Filter | None) -> list:
         return self._call(self._client.query_points, self.collection, query=query, using=using, limit=limit,

@@ -1,7 +1,8 @@
 """The tutor's only settings class. Built once (by the CLI, UI, MCP server or a test) and passed down.
 
 Every field reads `TUTOR_<FIELD>` from the environment or a `.env` file in the working directory;
-a few also accept the ecosystem's own names (`QDRANT_URL`, `QDRANT_API_KEY`).
+a few also accept the ecosystem's own names (`QDRANT_URL`, `QDRANT_API_KEY`, `OPENAI_BASE_URL`/`OPENAI_API_BASE`,
+`OPENAI_API_KEY`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,41 @@ class Settings(BaseSettings):
 
     top_k: int = Field(default=5, ge=1, le=50)
     max_question_chars: int = Field(default=4000, ge=16, le=100_000)
+
+    # -- the LLM: any OpenAI-compatible server, or the embedded llama.cpp server when no base URL is set --
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TUTOR_OPENAI_BASE_URL", "OPENAI_BASE_URL", "OPENAI_API_BASE", "openai_base_url"),
+        description="An OpenAI-compatible endpoint (https://api.openai.com/v1, http://localhost:8000/v1 for vLLM, "
+        "http://localhost:11434/v1 for Ollama). Unset: the embedded llama.cpp server on 127.0.0.1.",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TUTOR_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key")
+    )
+    llm_model: str | None = Field(
+        default=None,
+        description="Model name sent to the server. Unset: the first model the server lists (the embedded one locally).",
+    )
+    llm_timeout: float = Field(default=180.0, gt=0, le=3600, description="Seconds to wait for one LLM reply.")
+    llm_max_retries: int = Field(default=1, ge=0, le=10)
+    llm_max_tokens: int = Field(default=256, ge=16, le=8192, description="Longest answer, in tokens.")
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    llm_threads: int | None = Field(default=None, ge=1, le=256, description="Embedded server threads; unset: all cores.")
+    llm_context: int = Field(default=6144, ge=1024, le=131072, description="Embedded server context window (tokens).")
+    llm_startup_timeout: float = Field(default=180.0, gt=0, le=3600)
+    llm_model_file: Path | None = Field(
+        default=None, description="A GGUF file for the embedded server. Unset: the packaged Qwen2.5-Coder-1.5B-Instruct."
+    )
+
+    # -- the agent --
+    context_passages: int = Field(default=4, ge=1, le=20, description="Passages the first search hands the LLM.")
+    max_steps: int = Field(default=3, ge=1, le=20, description="LLM calls per answer, tool rounds included.")
+    history_turns: int = Field(default=6, ge=0, le=100, description="Earlier messages the LLM sees.")
+    refusal_threshold: float = Field(
+        default=0.26, ge=-1.0, le=1.0,
+        description="Below this cosine similarity between the question and its best passage, the tutor says the "
+        "documents don't cover it (calibrated in docs/benchmarks.md).",
+    )
 
     @field_validator("chunk_overlap")
     @classmethod

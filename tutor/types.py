@@ -55,7 +55,8 @@ class Chunk:
 @dataclass(frozen=True)
 class SearchHit:
     chunk: Chunk
-    score: float
+    score: float  # the ranking score: RRF in hybrid mode, else the one retriever's score
+    similarity: float | None = None  # cosine similarity of the query and passage embeddings, when known
 
     def to_json(self) -> dict:
         c = self.chunk
@@ -79,3 +80,77 @@ class IngestReport:
     seconds: float
     encode_seconds: float = 0.0
     per_doc: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage as tools return it (to the agent, the MCP server and the CLI)."""
+
+    chunk_id: str
+    doc: str
+    layer: int
+    layer_name: str
+    score: float
+    text: str
+    similarity: float | None = None  # cosine similarity to the query, when the dense retriever saw it
+
+    @classmethod
+    def from_hit(cls, hit: SearchHit) -> Passage:
+        c = hit.chunk
+        sim = None if hit.similarity is None else round(float(hit.similarity), 6)
+        return cls(c.chunk_id, c.doc, c.layer, c.layer_name, round(float(hit.score), 6), c.text, sim)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A layer citation attached in code: `quote` is a verbatim span of the chunk's text."""
+
+    layer: int
+    layer_name: str
+    chunk_id: str
+    doc: str
+    quote: str
+
+    @property
+    def label(self) -> str:
+        return f"L{self.layer} · {self.layer_name}"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict
+    result: str
+    error: bool = False
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "arguments": self.arguments, "result": self.result}
+
+
+@dataclass
+class Reply:
+    question: str
+    answer: str
+    citations: list[Citation] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    refused: bool = False
+    search_query: str = ""
+    suggestion: str | None = None
+    timings: dict = field(default_factory=dict)
+    usage: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "citations": [c.to_json() for c in self.citations],
+            "tool_calls": [t.to_json() for t in self.tool_calls],
+            "refused": self.refused,
+            "timings": self.timings,
+            "search_query": self.search_query,
+            "suggested_question": self.suggestion,
+            "usage": self.usage,
+        }

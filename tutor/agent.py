@@ -1,0 +1,417 @@
+"""The tutor's agent: retrieve, let the model answer (calling tools when it needs them), cite in code.
+
+One answer, step by step:
+1. Validate the question and history. Follow-ups (and questions not in English) are first rewritten by
+   the LLM into a standalone English search query, so "and how much power does it draw?" searches for
+   what "it" is.
+2. The tutor itself calls `search_corpus` (every answer needs passages, so no LLM step is spent asking
+   for it). If even the best passage is far from the question (cosine below the calibrated
+   `refusal_threshold`), the tutor says the documents don't cover it and names the nearest layers,
+   without asking the LLM anything: nothing can be invented.
+3. The LLM gets the numbered passages and may call tools (calculator, another search). Tool errors and
+   malformed calls go back to it as tool results; the loop stops after `max_steps` LLM calls.
+4. Citations are attached in code (`citations.py`), the calculation is shown with the sources of its
+   operands, and a suggested next question the corpus answers is appended.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from tutor import prompts, validate
+from tutor.citations import CitationMapper, StreamRewriter, label
+from tutor.errors import InvalidInput, TutorError
+from tutor.layers import Taxonomy
+from tutor.llm import ChatModel, Completion, ToolCallRequest
+from tutor.suggestions import Suggestions
+from tutor.tools import Toolbox, ToolError, tool_schema
+from tutor.types import Citation, Passage, Reply, ToolCall
+
+# Events: ("status", str) progress; ("token", str) answer text to append; ("answer", str) the answer so far,
+# replacing what streamed (when a citation was repaired after streaming); ("tool", ToolCall); ("reply", Reply).
+OnEvent = Callable[[str, object], None]
+
+MAX_HISTORY_CHARS = 1500  # per earlier message sent to the LLM
+MAX_TOOL_RESULT_CHARS = 4000
+_LABEL = re.compile(r"\s*\[L\d+ · [^\]]*\]")
+_TOOL_BLOCK = re.compile(r"<tool_call>\s*(\{.*?\})\s*(?:</tool_call>|$)", re.S)
+_FENCED = re.compile(r"```(?:json)?\s*(\{.*?\})\s*(?:```|$)", re.S)
+# Questions that need arithmetic: an explicit operation, or a number together with a quantity question.
+_CALC_OP = re.compile(r"times (more|less|as)|ratio|percent|%|difference between|in total|total of|sum of|average|"
+                      r"multipl|divid|calculat|compute|how many .* in \d|[\d.]\s*[*×/x+-]\s*\d|by what factor|worth of|"
+                      r"how much .* per\b|what would .* cost", re.I)
+_CALC_QTY = re.compile(r"how (many|much)|total|per\b|each", re.I)
+_STANDALONE_NUMBER = re.compile(r"(?<![\w.-])\d[\d,]*(?:\.\d+)?(?!\w)")
+_ENGLISH = frozenset("the a an is are was what why how which who does do did of to in on for and or with it this that".split())
+
+
+@dataclass
+class AgentConfig:
+    context_passages: int = 4
+    max_steps: int = 3
+    history_turns: int = 6
+    refusal_threshold: float = 0.26
+    max_question_chars: int = 4000
+    max_tokens: int = 256
+
+
+class Tutor:
+    """Answers questions with layer citations. Thread-safe as long as each call passes its own history."""
+
+    def __init__(self, toolbox: Toolbox, llm: ChatModel, taxonomy: Taxonomy, config: AgentConfig,
+                 suggestions: Suggestions | None = None):
+        self.toolbox = toolbox
+        self.llm = llm
+        self.taxonomy = taxonomy
+        self.config = config
+        self.suggestions = suggestions
+        self._tools = toolbox.for_model()
+        self._schemas = [tool_schema(f) for f in self._tools.values()]
+        self._lock = threading.Lock()  # one LLM conversation at a time: a local server serves one request anyway
+
+    # -- public API ---------------------------------------------------------------------------------------
+    def ask(self, question: str, history: list[dict] | None = None, on_event: OnEvent | None = None) -> Reply:
+        emit = on_event or (lambda kind, payload: None)
+        q = validate.question(question, self.config.max_question_chars)
+        hist = validate_history(history, self.config.max_question_chars)
+        with self._lock:
+            reply = self._answer(q, hist, emit)
+        emit("reply", reply)
+        return reply
+
+    def stream(self, question: str, history: list[dict] | None = None) -> Iterator[tuple[str, object]]:
+        """`ask` as a generator of (kind, payload) events; the last is ("reply", Reply) or ("error", TutorError)."""
+        events: queue.Queue = queue.Queue()
+
+        def run():
+            try:
+                self.ask(question, history, lambda k, p: events.put((k, p)))
+            except TutorError as e:
+                events.put(("error", e))
+            except Exception as e:  # noqa: BLE001 - surface, never hang the consumer
+                events.put(("error", TutorError(f"Unexpected {type(e).__name__}: {str(e)[:200]}.",
+                                                "Please report this with the question that caused it.")))
+            events.put(("done", None))
+
+        threading.Thread(target=run, daemon=True, name="tutor-answer").start()
+        while True:
+            kind, payload = events.get()
+            if kind == "done":
+                return
+            yield kind, payload
+
+    # -- the steps ----------------------------------------------------------------------------------------
+    def _answer(self, question: str, history: list[dict], outer: OnEvent) -> Reply:
+        streamed: list[str] = []
+
+        def emit(kind: str, payload: object) -> None:
+            if kind == "token":
+                if not payload:
+                    return
+                streamed.append(payload)
+            outer(kind, payload)
+
+        t0 = time.perf_counter()
+        reply = Reply(question=question, answer="")
+        usage = Counter()
+        timings: dict[str, float] = {}
+
+        query = question
+        if history or not _looks_english(question):
+            emit("status", "Working out what the question refers to…")
+            t = time.perf_counter()
+            query = self._rewrite(question, history, usage)
+            timings["rewrite_s"] = round(time.perf_counter() - t, 3)
+        reply.search_query = query
+
+        emit("status", "Searching the documents…")
+        t = time.perf_counter()
+        try:
+            passages = self.toolbox.search_corpus(query)
+        except ToolError as e:
+            raise InvalidInput(str(e)) from None
+        timings["search_s"] = round(time.perf_counter() - t, 3)
+        best = max((p.similarity for p in passages if p.similarity is not None), default=0.0)
+        timings["best_similarity"] = round(best, 4)
+        reply.tool_calls.append(ToolCall("search_corpus", {"query": query}, _passages_summary(passages)))
+        emit("tool", reply.tool_calls[-1])
+
+        if best < self.config.refusal_threshold:
+            self._refuse(reply, passages, question, history)
+        else:
+            shown = [p for p in passages if p.similarity is None or p.similarity >= self.config.refusal_threshold]
+            self._converse(reply, question, history, shown or passages[:1], emit, usage, timings)
+        shown_text = "".join(streamed)
+        if reply.answer.startswith(shown_text):
+            emit("token", reply.answer[len(shown_text):])  # e.g. the calculation line, a refusal's nearest layers
+        else:
+            emit("answer", reply.answer)  # the final text differs from what streamed (a repaired citation): replace it
+        if reply.suggestion is None and self.suggestions is not None:
+            layers = [c.layer for c in reply.citations] or [p.layer for p in passages[:1]]
+            reply.suggestion = self.suggestions.pick(layers, exclude=[question, *[m["content"] for m in history]])
+        if reply.suggestion:
+            tail = f"\n\nTry next: {reply.suggestion}"
+            reply.answer += tail
+            emit("token", tail)
+        timings["total_s"] = round(time.perf_counter() - t0, 3)
+        reply.timings = timings
+        reply.usage = dict(usage)
+        return reply
+
+    def _rewrite(self, question: str, history: list[dict], usage: Counter) -> str:
+        convo = "\n".join(f"{m['role']}: {_clip(_LABEL.sub('', m['content']), 400)}" for m in history[-4:]) or "(none)"
+        msg = prompts.REWRITE.format(history=convo, question=question)
+        out = self.llm.complete([{"role": "user", "content": msg}], max_tokens=60)
+        _count(usage, out)
+        text = out.content.strip().splitlines()[0] if out.content.strip() else ""
+        text = re.sub(r"^(query|search query)\s*:\s*", "", text, flags=re.I).strip().strip('"').strip()
+        return text[:300] if len(text) >= 3 else question
+
+    def _refuse(self, reply: Reply, passages: list[Passage], question: str, history: list[dict]) -> None:
+        nearest = list(dict.fromkeys(label(p) for p in passages[:3]))[:2]
+        reply.refused = True
+        reply.answer = (f"{prompts.DONT_COVER} The documents I teach from don't answer this question."
+                        + (f" The closest topics they do cover are {' and '.join(f'[{n}]' for n in nearest)}." if nearest else ""))
+
+    def _converse(self, reply: Reply, question: str, history: list[dict], shown: list[Passage], emit: OnEvent,
+                  usage: Counter, timings: dict) -> None:
+        mapper = CitationMapper(list(shown))
+        messages = [{"role": "system", "content": prompts.SYSTEM}]
+        for m in history[-self.config.history_turns :] if self.config.history_turns else []:
+            messages.append({"role": m["role"], "content": _clip(_LABEL.sub("", m["content"]), MAX_HISTORY_CHARS)})
+        offer_tools = needs_calculation(question)
+        messages.append({"role": "user", "content": prompts.QUESTION.format(
+            passages=_format_passages(mapper.passages, 1), question=question)
+            + (prompts.CALC_NUDGE if offer_tools else "")})
+        calcs: list[ToolCall] = []
+        content = ""
+        llm_s = 0.0
+        for step in range(self.config.max_steps):
+            last = step == self.config.max_steps - 1
+            tools = self._schemas if offer_tools and not last else None
+            emit("status", "Thinking…" if step == 0 else "Writing the answer…")
+            rewriter = StreamRewriter(mapper)
+            hold = _HoldBack()
+
+            def on_token(tok: str, rewriter=rewriter, hold=hold):
+                text = hold.feed(tok)
+                if text:
+                    out = rewriter.feed(text)
+                    if out:
+                        emit("token", out)
+
+            out = self.llm.complete(messages, tools=tools, tool_choice="auto" if tools else None,
+                                    max_tokens=self.config.max_tokens, on_token=on_token)
+            _count(usage, out)
+            llm_s += out.seconds
+            if step == 0 and out.first_token_seconds is not None:
+                timings["llm_first_token_s"] = round(out.first_token_seconds, 3)
+            calls = out.tool_calls or _inline_tool_calls(out.content, self._tools)
+            if calls and last:  # out of steps: a model that still wants tools gets no more
+                break
+            if not calls:
+                if hold.held:  # held back because it looked like a tool call, but was not one
+                    emit("token", rewriter.feed(hold.held))
+                emit("token", rewriter.flush())
+                content = _trim_unfinished(out.content) if out.finish_reason == "length" else out.content
+                if content.strip() or last:
+                    break
+                offer_tools = False  # an empty reply: ask once more for plain text
+                continue
+            messages.append({"role": "assistant", "content": "", "tool_calls": [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments or "{}"}}
+                for c in calls]})
+            any_error = False
+            for c in calls:
+                tc = self._run_tool(c, mapper)
+                any_error |= tc.error
+                reply.tool_calls.append(tc)
+                emit("tool", tc)
+                if tc.name == "calculator" and not tc.error:
+                    calcs.append(tc)
+                messages.append({"role": "tool", "tool_call_id": c.id, "content": _for_model(tc)[:MAX_TOOL_RESULT_CHARS]})
+            # Tools stay offered (an unchanged prompt prefix is served from llama.cpp's cache) until the last step.
+        timings["llm_s"] = round(llm_s, 3)
+        attached = mapper.attach(content)
+        answer, citations = attached.text.strip(), list(attached.citations)
+        if not answer:
+            answer = "I could not put an answer together from the documents this time. Please ask again or rephrase."
+        if _is_dont_cover(answer):
+            reply.refused = True
+            nearest = list(dict.fromkeys(label(p) for p in shown[:2]))
+            answer = (f"{prompts.DONT_COVER} The closest passages I found are about "
+                      f"{' and '.join(f'[{n}]' for n in nearest)}, but they don't answer this question.")
+            citations = []
+        elif calcs:
+            answer, citations = _with_provenance(answer, citations, calcs, mapper)
+        reply.answer = answer
+        reply.citations = citations
+
+    def _run_tool(self, call: ToolCallRequest, mapper: CitationMapper) -> ToolCall:
+        fn = self._tools.get(call.name)
+        try:
+            if fn is None:
+                raise ToolError(f"there is no tool named {call.name!r}; the tools are {', '.join(self._tools)}")
+            try:
+                args = call.parsed_arguments()
+            except ValueError as e:
+                raise ToolError(str(e)) from None
+            try:
+                value = fn(**args)
+            except TypeError as e:
+                raise ToolError(f"wrong arguments for {call.name}: {e}") from None
+        except (ToolError, InvalidInput) as e:
+            return ToolCall(call.name, _safe_args(call), f"Error: {e}", error=True)
+        if call.name == "search_corpus":
+            new = [p for p in value if p.chunk_id not in {q.chunk_id for q in mapper.passages}]
+            start = len(mapper.passages) + 1
+            mapper.passages.extend(new)
+            text = _format_passages(new, start) if new else "No new passages (the best matches are already above)."
+            return ToolCall(call.name, args, text)
+        return ToolCall(call.name, args, str(value))
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+def _trim_unfinished(text: str) -> str:
+    """An answer cut off by the token limit, trimmed to its last complete sentence (citation included)."""
+    m = list(re.finditer(r"[.!?](?:\s*\[[^\]\n]{1,80}\])*(?=\s|$)", text))
+    return text[: m[-1].end()] if m else text
+
+
+def needs_calculation(question: str) -> bool:
+    """Whether to offer the tools and ask for a calculator call first."""
+    numbers = _STANDALONE_NUMBER.findall(question)  # one number is usually a name (RTX 4090); two are operands
+    return bool(_CALC_OP.search(question) or (len(numbers) >= 2 and _CALC_QTY.search(question)))
+
+
+def _for_model(tc: ToolCall) -> str:
+    """A tool result as the model reads it. Small models take a bare "576" for the learner's reply, so say what it is."""
+    if tc.name == "calculator" and not tc.error:
+        return (f"calculator: {tc.arguments.get('expression')} = {tc.result}. Now answer the learner's question with "
+                "this result, showing the calculation and citing the passages it used.")
+    return tc.result
+
+
+def validate_history(history: object, max_chars: int) -> list[dict]:
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise InvalidInput("history must be a list of {\"role\", \"content\"} messages.",
+                           'Example: [{"role": "user", "content": "What is HBM?"}, {"role": "assistant", "content": "…"}]')
+    out = []
+    for i, m in enumerate(history):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant") or not isinstance(m.get("content"), str):
+            raise InvalidInput(f"history[{i}] is not a {{\"role\": \"user\"|\"assistant\", \"content\": str}} message.",
+                               "Fix that entry or drop it.")
+        if m["role"] == "user":
+            validate.question(m["content"], max_chars)
+        out.append({"role": m["role"], "content": m["content"]})
+    return out
+
+
+def _looks_english(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    if letters and sum(not ch.isascii() for ch in letters) / len(letters) > 0.15:
+        return False
+    words = re.findall(r"[a-z']+", text.lower())
+    return len(words) < 4 or any(w in _ENGLISH for w in words)
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _count(usage: Counter, out: Completion) -> None:
+    usage["llm_calls"] += 1
+    if out.prompt_tokens is not None:
+        usage["prompt_tokens"] += out.prompt_tokens
+    if out.completion_tokens is not None:
+        usage["completion_tokens"] += out.completion_tokens
+
+
+def _format_passages(passages: list[Passage], start: int) -> str:
+    return "\n\n".join(prompts.PASSAGE.format(n=i, label=label(p), doc=p.doc, text=p.text.strip())
+                       for i, p in enumerate(passages, start))
+
+
+def _passages_summary(passages: list[Passage]) -> str:
+    return "; ".join(f"[{i}] {label(p)} ({p.doc}, chunk {p.chunk_id})" for i, p in enumerate(passages, 1)) or "no passages"
+
+
+def _safe_args(call: ToolCallRequest) -> dict:
+    try:
+        return call.parsed_arguments()
+    except ValueError:
+        return {"raw": call.arguments[:500]}
+
+
+def _inline_tool_calls(content: str, tools: dict) -> list[ToolCallRequest]:
+    """Tool calls a model wrote into its text instead of `tool_calls`: Qwen2.5 writes <tool_call>{…}</tool_call>,
+    a ```json fenced block, or bare JSON (sometimes with doubled braces), depending on the server's template."""
+    text = content.strip()
+    blocks = _TOOL_BLOCK.findall(text) or _FENCED.findall(text) or ([text] if text.startswith("{") else [])
+    calls = []
+    for i, b in enumerate(blocks):
+        b = b.strip()
+        if b.startswith("{{") and b.endswith("}}"):
+            b = b[1:-1]
+        try:
+            obj = json.loads(b)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and obj.get("name") in tools:
+            args = obj.get("arguments", obj.get("parameters", {}))
+            calls.append(ToolCallRequest(f"inline_{i}", obj["name"], args if isinstance(args, str) else json.dumps(args)))
+    return calls
+
+
+_CALL_OPENERS = ("<tool_call>", "```json", "```\n{")
+
+
+class _HoldBack:
+    """Holds streamed text back while it may still turn out to be an inline tool call."""
+
+    def __init__(self):
+        self.held = ""
+        self._decided = False
+
+    def feed(self, tok: str) -> str:
+        if self._decided:
+            return tok
+        self.held += tok
+        s = self.held.lstrip()
+        if not s:
+            return ""
+        if s.startswith("{") or any(tag.startswith(s[: len(tag)]) for tag in _CALL_OPENERS):
+            return ""
+        self._decided = True
+        out, self.held = self.held, ""
+        return out
+
+
+def _is_dont_cover(answer: str) -> bool:
+    a = answer.lower().replace("’", "'")
+    return len(a) < 160 and ("don't cover" in a or "do not cover" in a or "doesn't cover" in a)
+
+
+def _with_provenance(answer: str, citations: list[Citation], calcs: list[ToolCall],
+                     mapper: CitationMapper) -> tuple[str, list[Citation]]:
+    lines = []
+    have = {(c.chunk_id, c.quote) for c in citations}
+    for tc in calcs:
+        expr = str(tc.arguments.get("expression", ""))
+        sources = mapper.operand_sources(expr)
+        parts = [f"{num} from [{label(p)}]" for num, p, _ in sources]
+        lines.append(f"Calculation: {expr} = {tc.result}" + (f" (using {', '.join(parts)})" if parts else "") + ".")
+        for _, p, quote in sources:
+            if (p.chunk_id, quote) not in have:
+                have.add((p.chunk_id, quote))
+                citations.append(Citation(p.layer, p.layer_name, p.chunk_id, p.doc, quote))
+    return answer + "\n\n" + "\n".join(lines), citations
