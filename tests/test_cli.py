@@ -29,8 +29,12 @@ def _fails_cleanly(r, *needles: str):
 
 def test_help_explains_every_command(netguard_log):
     out = _ok(run_tutor(["--help"], None, netguard_log)).stdout.decode()
-    for cmd in ("ingest", "layers", "search"):
+    for cmd in ("ingest", "layers", "search", "ask", "chat"):
         assert cmd in out
+    out = _ok(run_tutor(["ask", "--help"], None, netguard_log)).stdout.decode()
+    assert "--batch" in out and "OPENAI_BASE_URL" in out and "Examples" in out
+    out = _ok(run_tutor(["chat", "--help"], None, netguard_log)).stdout.decode()
+    assert "/reset" in out and "/quit" in out
     out = _ok(run_tutor(["search", "--help"], None, netguard_log)).stdout.decode()
     assert "--layer" in out and "--batch" in out and "Examples" in out
 
@@ -83,6 +87,11 @@ def test_search_before_ingest_indexes_first(tmp_path, netguard_log):
     (["search", "What is a GPU?", "--layer", "99"], "no layer 99"),
     (["search"], "QUESTION or --batch"),
     (["search", "--batch", "/no/such/file.txt"], "Cannot read"),
+    (["ask", ""], "empty"),
+    (["ask", "x" * 100_000], "limit"),
+    (["ask", "why\x1b[2J"], "control characters"),
+    (["ask"], "QUESTION or --batch"),
+    (["ask", "--batch", "/no/such/file.jsonl"], "Cannot read"),
 ])
 def test_bad_input_gets_one_clean_line(session_index, netguard_log, args, needle):
     _fails_cleanly(run_tutor(args, session_index, netguard_log), needle)
@@ -90,6 +99,7 @@ def test_bad_input_gets_one_clean_line(session_index, netguard_log, args, needle
 
 def test_non_utf8_argument(session_index, netguard_log):
     _fails_cleanly(run_tutor(["search", b"caf\xe9 \xff"], session_index, netguard_log), "UTF-8")
+    _fails_cleanly(run_tutor(["ask", b"caf\xe9 \xff"], session_index, netguard_log), "UTF-8")
 
 
 def test_wrong_type_for_k_is_a_usage_error(session_index, netguard_log):

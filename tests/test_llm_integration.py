@@ -61,7 +61,7 @@ def test_fact_question_is_answered_with_valid_layer_citations(embedded, chunks_b
     check_citations(reply, chunks_by_id)
     assert "[L" in reply.answer and reply.suggestion
     assert events.count("token") > 5, "the answer streams"
-    assert reply.usage["prompt_tokens"] > 0 and reply.timings["llm_first_token_s"] > 0
+    assert reply.usage["llm_calls"] == 1 and reply.timings["llm_first_token_s"] > 0
 
 
 def test_calculation_uses_the_calculator(embedded, chunks_by_id):
@@ -151,6 +151,19 @@ def test_cli_ask_batch(index_copy, netguard_log, model_file, tmp_path):
     assert r.returncode == 1 and len(rows) == 4
     assert rows[0]["citations"] and rows[2]["answer"]
     assert "not JSON" in rows[1]["error"] and "empty" in rows[3]["error"]
+
+
+def test_cli_chat_streams_cites_and_survives_bad_input(index_copy, netguard_log, model_file):
+    script = "\n".join(["/help", "", "What is HBM, and why do AI chips need it?", "x" * 5000, "/sources", "/reset",
+                         "And what about it?", "/quit"]) + "\n"
+    r = run_tutor(["chat"], index_copy, netguard_log, input_bytes=script.encode(),
+                  env_extra={"TUTOR_LLM_MODEL_FILE": str(model_file)}, timeout=900)
+    out, err = r.stdout.decode(), r.stderr.decode()
+    assert r.returncode == 0, err
+    assert "Traceback" not in err and "Commands:" in out
+    assert out.count("tutor> ") == 2 and "[L" in out and "Sources:" in out
+    assert "Error: The question is 5,000 characters long" in err, "a bad question is an error line, not the end"
+    assert "Conversation cleared." in out
 
 
 # -- a second, separately started OpenAI-compatible server ---------------------------------------------------

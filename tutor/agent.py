@@ -39,6 +39,7 @@ from tutor.types import Citation, Passage, Reply, ToolCall
 OnEvent = Callable[[str, object], None]
 
 MAX_HISTORY_CHARS = 1500  # per earlier message sent to the LLM
+MAX_HISTORY_MESSAGES = 200
 MAX_TOOL_RESULT_CHARS = 4000
 _LABEL = re.compile(r"\s*\[L\d+ · [^\]]*\]")
 _TOOL_BLOCK = re.compile(r"<tool_call>\s*(\{.*?\})\s*(?:</tool_call>|$)", re.S)
@@ -166,7 +167,7 @@ class Tutor:
         return reply
 
     def _rewrite(self, question: str, history: list[dict], usage: Counter) -> str:
-        convo = "\n".join(f"{m['role']}: {_clip(_LABEL.sub('', m['content']), 400)}" for m in history[-4:]) or "(none)"
+        convo = "\n".join(f"{m['role']}: {_clip(_for_history(m['content']), 400)}" for m in history[-4:]) or "(none)"
         msg = prompts.REWRITE.format(history=convo, question=question)
         out = self.llm.complete([{"role": "user", "content": msg}], max_tokens=60)
         _count(usage, out)
@@ -177,7 +178,7 @@ class Tutor:
     def _refuse(self, reply: Reply, passages: list[Passage], question: str, history: list[dict]) -> None:
         nearest = list(dict.fromkeys(label(p) for p in passages[:3]))[:2]
         reply.refused = True
-        reply.answer = (f"{prompts.DONT_COVER} The documents I teach from don't answer this question."
+        reply.answer = ("The documents I teach from don't cover that, so I won't guess."
                         + (f" The closest topics they do cover are {' and '.join(f'[{n}]' for n in nearest)}." if nearest else ""))
 
     def _converse(self, reply: Reply, question: str, history: list[dict], shown: list[Passage], emit: OnEvent,
@@ -185,7 +186,7 @@ class Tutor:
         mapper = CitationMapper(list(shown))
         messages = [{"role": "system", "content": prompts.SYSTEM}]
         for m in history[-self.config.history_turns :] if self.config.history_turns else []:
-            messages.append({"role": m["role"], "content": _clip(_LABEL.sub("", m["content"]), MAX_HISTORY_CHARS)})
+            messages.append({"role": m["role"], "content": _clip(_for_history(m["content"]), MAX_HISTORY_CHARS)})
         offer_tools = needs_calculation(question)
         messages.append({"role": "user", "content": prompts.QUESTION.format(
             passages=_format_passages(mapper.passages, 1), question=question)
@@ -253,6 +254,7 @@ class Tutor:
             answer, citations = _with_provenance(answer, citations, calcs, mapper)
         reply.answer = answer
         reply.citations = citations
+        reply.uncited = [] if reply.refused else attached.uncited
 
     def _run_tool(self, call: ToolCallRequest, mapper: CitationMapper) -> ToolCall:
         fn = self._tools.get(call.name)
@@ -305,6 +307,9 @@ def validate_history(history: object, max_chars: int) -> list[dict]:
     if not isinstance(history, list):
         raise InvalidInput("history must be a list of {\"role\", \"content\"} messages.",
                            'Example: [{"role": "user", "content": "What is HBM?"}, {"role": "assistant", "content": "…"}]')
+    if len(history) > MAX_HISTORY_MESSAGES:
+        raise InvalidInput(f"history has {len(history):,} messages; the limit is {MAX_HISTORY_MESSAGES}.",
+                           "Send only the recent part of the conversation (the tutor uses the last few turns).")
     out = []
     for i, m in enumerate(history):
         if not isinstance(m, dict) or m.get("role") not in ("user", "assistant") or not isinstance(m.get("content"), str):
@@ -314,6 +319,11 @@ def validate_history(history: object, max_chars: int) -> list[dict]:
             validate.question(m["content"], max_chars)
         out.append({"role": m["role"], "content": m["content"]})
     return out
+
+
+def _for_history(text: str) -> str:
+    """An earlier message as the LLM sees it: without layer labels and the suggested question (tokens it needn't read)."""
+    return re.sub(r"\n+Try next: .*\Z", "", _LABEL.sub("", text), flags=re.S).strip()
 
 
 def _looks_english(text: str) -> bool:

@@ -22,7 +22,7 @@ _ITEM_LAYER = re.compile(r"^L\s?(\d{1,2})\b", re.I)
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+(?=\s|$)|$)|[^\n]+", re.M)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MAX_QUOTE = 300
-MIN_REPAIR_OVERLAP = 0.5
+MIN_REPAIR_OVERLAP = 0.4
 MIN_REPAIR_WORDS = 4
 
 

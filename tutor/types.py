@@ -139,6 +139,7 @@ class Reply:
     refused: bool = False
     search_query: str = ""
     suggestion: str | None = None
+    uncited: list[str] = field(default_factory=list)  # factual-looking sentences no shown passage supports
     timings: dict = field(default_factory=dict)
     usage: dict = field(default_factory=dict)
 
@@ -152,5 +153,6 @@ class Reply:
             "timings": self.timings,
             "search_query": self.search_query,
             "suggested_question": self.suggestion,
+            "uncited_sentences": self.uncited,
             "usage": self.usage,
         }
