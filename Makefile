@@ -51,8 +51,10 @@ test: setup-test
 	$(BIN)/python -m pytest
 
 bench: setup
-	cd benchmarks && ../$(BIN)/python retrieval_quality.py --sweep --out docs/results/retrieval_quality.json
-	cd benchmarks && ../$(BIN)/python speed.py
+	$(BIN)/python benchmarks/retrieval_quality.py --sweep --out docs/results/retrieval_quality.json
+	$(BIN)/python benchmarks/speed.py --out docs/results/speed.json
+	$(BIN)/python benchmarks/refusal_calibration.py
+	$(BIN)/python benchmarks/agent.py
 
 clean:
 	rm -rf $(VENV) .tutor

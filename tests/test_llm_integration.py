@@ -122,16 +122,18 @@ def test_a_dead_server_is_restarted_and_a_mid_stream_death_is_a_clear_error(embe
 
 
 # -- the CLI on embedded defaults --------------------------------------------------------------------------
-def test_cli_ask_json_shape_and_no_leftover_server(index_copy, netguard_log, model_file):
+def test_cli_ask_json_shape_and_no_leftover_server(index_copy, netguard_log, model_file, tmp_path):
+    own = tmp_path / "cli-model.gguf"  # a path of its own, to tell this CLI's server from the session's
+    own.symlink_to(model_file)
     r = run_tutor(["ask", "What does ASML make, and why is it important?", "--json"], index_copy, netguard_log,
-                  env_extra={"TUTOR_LLM_MODEL_FILE": str(model_file)}, timeout=600)
+                  env_extra={"TUTOR_LLM_MODEL_FILE": str(own)}, timeout=600)
     assert r.returncode == 0, r.stderr.decode()
     out = json.loads(r.stdout)
     assert set(out) >= {"question", "answer", "citations", "tool_calls", "refused", "timings"}
     assert out["citations"] and set(out["citations"][0]) == {"layer", "layer_name", "chunk_id", "doc", "quote"}
     assert all(set(t) == {"name", "arguments", "result"} for t in out["tool_calls"])
     assert out["tool_calls"][0]["name"] == "search_corpus" and isinstance(out["refused"], bool)
-    leftovers = subprocess.run(["pgrep", "-f", f"llama_cpp.server --model {model_file}"], capture_output=True, text=True)
+    leftovers = subprocess.run(["pgrep", "-f", f"llama_cpp.server --model {own}"], capture_output=True, text=True)
     assert not leftovers.stdout.strip(), "the embedded server must stop when the CLI exits"
 
 
@@ -161,7 +163,7 @@ def test_cli_chat_streams_cites_and_survives_bad_input(index_copy, netguard_log,
     out, err = r.stdout.decode(), r.stderr.decode()
     assert r.returncode == 0, err
     assert "Traceback" not in err and "Commands:" in out
-    assert out.count("tutor> ") == 2 and "[L" in out and "Sources:" in out
+    assert out.count("tutor> ") == 3 and "[L" in out and "Sources:" in out
     assert "Error: The question is 5,000 characters long" in err, "a bad question is an error line, not the end"
     assert "Conversation cleared." in out
 

@@ -229,10 +229,8 @@ class Tutor:
             messages.append({"role": "assistant", "content": "", "tool_calls": [
                 {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments or "{}"}}
                 for c in calls]})
-            any_error = False
             for c in calls:
                 tc = self._run_tool(c, mapper)
-                any_error |= tc.error
                 reply.tool_calls.append(tc)
                 emit("tool", tc)
                 if tc.name == "calculator" and not tc.error:
