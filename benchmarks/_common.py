@@ -41,3 +41,30 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.t0
+
+
+def llamaindex_embedding(embedder):
+    """Our packaged embedder behind llama-index's BaseEmbedding, for the llama-index baselines."""
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from pydantic import PrivateAttr
+
+    class Adapter(BaseEmbedding):
+        _e = PrivateAttr()
+
+        def __init__(self, e):
+            super().__init__(model_name=e.name)
+            self._e = e
+
+        def _get_query_embedding(self, query):
+            return self._e.encode_query(query).tolist()
+
+        def _get_text_embedding(self, text):
+            return self._e.encode([text])[0].tolist()
+
+        def _get_text_embeddings(self, texts):
+            return self._e.encode(texts).tolist()
+
+        async def _aget_query_embedding(self, query):
+            return self._get_query_embedding(query)
+
+    return Adapter(embedder)

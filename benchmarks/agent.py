@@ -23,9 +23,8 @@ import resource
 import time
 from pathlib import Path
 
-from _common import ROOT, machine, median, memory_settings
+from _common import ROOT, llamaindex_embedding, machine, median, memory_settings
 
-from evals.retrieval import Passage as GoldPassage
 from evals.retrieval import load_dev
 from tutor.app import TutorApp
 from tutor.llm import OpenAIChatModel
@@ -83,7 +82,7 @@ def run_one(app: TutorApp, counter: Counting, question: str, history=None) -> di
             "prompt_tokens": counter.prompt_tokens, "completion_tokens": counter.completion_tokens}
 
 
-def gold_in(texts: list[str], item, corpus_dir: Path) -> bool:
+def gold_in(texts: list[str], item) -> bool:
     """Whether the gold quote (or an alternative) is inside one of the passages shown to the LLM."""
     quotes = [item.quote, *item.alt_quotes]
     return any(" ".join(q.split()) in " ".join(t.split()) for q in quotes for t in texts)
@@ -91,38 +90,13 @@ def gold_in(texts: list[str], item, corpus_dir: Path) -> bool:
 
 def naive_llamaindex(app: TutorApp, items, llm: OpenAIChatModel) -> list[dict]:
     from llama_index.core import Document, VectorStoreIndex
-    from llama_index.core.base.embeddings.base import BaseEmbedding
-    from llama_index.core.prompts.default_prompts import DEFAULT_TEXT_QA_PROMPT
     from llama_index.core.prompts.chat_prompts import CHAT_TEXT_QA_PROMPT
-    from pydantic import PrivateAttr
-
-    embedder = app.embedder
-
-    class Adapter(BaseEmbedding):
-        _e = PrivateAttr()
-
-        def __init__(self, e):
-            super().__init__(model_name=e.name)
-            self._e = e
-
-        def _get_query_embedding(self, query):
-            return self._e.encode_query(query).tolist()
-
-        def _get_text_embedding(self, text):
-            return self._e.encode([text])[0].tolist()
-
-        def _get_text_embeddings(self, texts):
-            return self._e.encode(texts).tolist()
-
-        async def _aget_query_embedding(self, query):
-            return self._get_query_embedding(query)
 
     corpus = app.settings.corpus_dir
     docs = [Document(text=(corpus / d).read_text(encoding="utf-8"), id_=d, metadata={"file_name": d})
             for d in sorted(p.name for p in corpus.glob("*.txt"))]
-    index = VectorStoreIndex.from_documents(docs, embed_model=Adapter(embedder))
+    index = VectorStoreIndex.from_documents(docs, embed_model=llamaindex_embedding(app.embedder))
     retriever = index.as_retriever()  # default similarity_top_k=2
-    assert DEFAULT_TEXT_QA_PROMPT is not None
     client = llm._get_client()
     rows = []
     for it in items:
@@ -133,7 +107,7 @@ def naive_llamaindex(app: TutorApp, items, llm: OpenAIChatModel) -> list[dict]:
         t0 = time.perf_counter()
         r = client.chat.completions.create(model=llm.model, messages=msgs, max_tokens=256, temperature=0)
         rows.append({"question": it.question, "prompt_tokens": r.usage.prompt_tokens, "total": time.perf_counter() - t0,
-                     "gold_in_context": gold_in([n.node.get_content() for n in nodes], it, corpus)})
+                     "gold_in_context": gold_in([n.node.get_content() for n in nodes], it)})
     return rows
 
 
@@ -170,7 +144,7 @@ def main() -> None:
                 "completion_tokens": r["completion_tokens"], "refused": rep.refused,
                 "citations": len(rep.citations),
                 "citations_valid": all(c.quote in chunks[c.chunk_id].text for c in rep.citations),
-                "gold_in_context": gold_in(shown_texts, it, settings.corpus_dir),
+                "gold_in_context": gold_in(shown_texts, it),
                 "answer": rep.answer,
             })
             print(json.dumps({k: v for k, v in fact_rows[-1].items() if k != "answer"}), flush=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from _common import ROOT, Timer, machine, memory_settings
+from _common import ROOT, Timer, llamaindex_embedding, machine, memory_settings
 
 from evals.retrieval import Passage, load_dev, score
 from tutor.app import TutorApp
@@ -38,31 +38,9 @@ def run_pipeline(items, model: str, chunk_size: int, overlap: int, modes=("hybri
 def run_llamaindex_defaults(items, embedder, corpus_dir) -> dict:
     """llama-index out of the box: SentenceSplitter(1024, 200), VectorStoreIndex, vector retrieval only."""
     from llama_index.core import Document, VectorStoreIndex
-    from llama_index.core.base.embeddings.base import BaseEmbedding
-    from pydantic import PrivateAttr
-
-    class Adapter(BaseEmbedding):
-        _e = PrivateAttr()
-
-        def __init__(self, e):
-            super().__init__(model_name=e.name)
-            self._e = e
-
-        def _get_query_embedding(self, query):
-            return self._e.encode_query(query).tolist()
-
-        def _get_text_embedding(self, text):
-            return self._e.encode([text])[0].tolist()
-
-        def _get_text_embeddings(self, texts):
-            return self._e.encode(texts).tolist()
-
-        async def _aget_query_embedding(self, query):
-            return self._get_query_embedding(query)
-
     docs = [Document(text=(corpus_dir / d).read_text(encoding="utf-8"), id_=d, metadata={"doc": d})
             for d in sorted({p.name for p in corpus_dir.glob("*.txt")})]
-    index = VectorStoreIndex.from_documents(docs, embed_model=Adapter(embedder))
+    index = VectorStoreIndex.from_documents(docs, embed_model=llamaindex_embedding(embedder))
     retriever = index.as_retriever(similarity_top_k=10)
     ranked = []
     for it in items:

@@ -20,7 +20,7 @@ def chunks_by_id(app):
 def make_tutor(app, model, **cfg) -> Tutor:
     s = app.settings
     config = AgentConfig(context_passages=4, max_steps=cfg.pop("max_steps", 4), refusal_threshold=s.refusal_threshold, **cfg)
-    return Tutor(app.toolbox, model, app.taxonomy, config, Suggestions.load(ROOT / "corpus"))
+    return Tutor(app.toolbox, model, config, Suggestions.load(ROOT / "corpus"))
 
 
 def assert_citations_valid(reply, chunks_by_id):

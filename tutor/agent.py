@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from tutor import prompts, validate
 from tutor.citations import CitationMapper, StreamRewriter, label
 from tutor.errors import InvalidInput, TutorError
-from tutor.layers import Taxonomy
 from tutor.llm import ChatModel, Completion, ToolCallRequest
 from tutor.suggestions import Suggestions
 from tutor.tools import Toolbox, ToolError, tool_schema
@@ -66,11 +65,9 @@ class AgentConfig:
 class Tutor:
     """Answers questions with layer citations. Thread-safe as long as each call passes its own history."""
 
-    def __init__(self, toolbox: Toolbox, llm: ChatModel, taxonomy: Taxonomy, config: AgentConfig,
-                 suggestions: Suggestions | None = None):
+    def __init__(self, toolbox: Toolbox, llm: ChatModel, config: AgentConfig, suggestions: Suggestions | None = None):
         self.toolbox = toolbox
         self.llm = llm
-        self.taxonomy = taxonomy
         self.config = config
         self.suggestions = suggestions
         self._tools = toolbox.for_model()
@@ -145,7 +142,7 @@ class Tutor:
         emit("tool", reply.tool_calls[-1])
 
         if best < self.config.refusal_threshold:
-            self._refuse(reply, passages, question, history)
+            self._refuse(reply, passages)
         else:
             shown = [p for p in passages if p.similarity is None or p.similarity >= self.config.refusal_threshold]
             self._converse(reply, question, history, shown or passages[:1], emit, usage, timings)
@@ -175,11 +172,11 @@ class Tutor:
         text = re.sub(r"^(query|search query)\s*:\s*", "", text, flags=re.I).strip().strip('"').strip()
         return text[:300] if len(text) >= 3 else question
 
-    def _refuse(self, reply: Reply, passages: list[Passage], question: str, history: list[dict]) -> None:
-        nearest = list(dict.fromkeys(label(p) for p in passages[:3]))[:2]
+    def _refuse(self, reply: Reply, passages: list[Passage]) -> None:
+        nearest = _nearest_layers(passages[:3])
         reply.refused = True
         reply.answer = ("The documents I teach from don't cover that, so I won't guess."
-                        + (f" The closest topics they do cover are {' and '.join(f'[{n}]' for n in nearest)}." if nearest else ""))
+                        + (f" The closest topics they do cover are {nearest}." if nearest else ""))
 
     def _converse(self, reply: Reply, question: str, history: list[dict], shown: list[Passage], emit: OnEvent,
                   usage: Counter, timings: dict) -> None:
@@ -244,9 +241,8 @@ class Tutor:
             answer = "I could not put an answer together from the documents this time. Please ask again or rephrase."
         if _is_dont_cover(answer):
             reply.refused = True
-            nearest = list(dict.fromkeys(label(p) for p in shown[:2]))
             answer = (f"{prompts.DONT_COVER} The closest passages I found are about "
-                      f"{' and '.join(f'[{n}]' for n in nearest)}, but they don't answer this question.")
+                      f"{_nearest_layers(shown[:2])}, but they don't answer this question.")
             citations = []
         elif calcs:
             answer, citations = _with_provenance(answer, citations, calcs, mapper)
@@ -347,6 +343,11 @@ def _count(usage: Counter, out: Completion) -> None:
 def _format_passages(passages: list[Passage], start: int) -> str:
     return "\n\n".join(prompts.PASSAGE.format(n=i, label=label(p), doc=p.doc, text=p.text.strip())
                        for i, p in enumerate(passages, start))
+
+
+def _nearest_layers(passages: list[Passage]) -> str:
+    """The distinct layers of the best passages as labels, at most two: "[L5 · …] and [L3 · …]"."""
+    return " and ".join(f"[{n}]" for n in list(dict.fromkeys(label(p) for p in passages))[:2])
 
 
 def _passages_summary(passages: list[Passage]) -> str:

@@ -127,12 +127,7 @@ class TutorApp:
         config = AgentConfig(context_passages=s.context_passages, max_steps=s.max_steps, history_turns=s.history_turns,
                              refusal_threshold=s.refusal_threshold, max_question_chars=s.max_question_chars,
                              max_tokens=s.llm_max_tokens)
-        return Tutor(self.toolbox, self.llm, self.taxonomy, config, Suggestions.load(s.corpus_dir))
-
-    def llm_description(self) -> str:
-        if self.embedded_llm:
-            return f"{QWEN_CODER_1_5B.name} (embedded llama.cpp on 127.0.0.1)"
-        return self.llm.describe()
+        return Tutor(self.toolbox, self.llm, config, Suggestions.load(s.corpus_dir))
 
     def close(self) -> None:
         if self._server is not None:
