@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (see README):
-#   make run    set up .venv, index the corpus, start the tutor (chat in the terminal)
+#   make run    set up .venv, index the corpus, start the tutor in the browser (http://127.0.0.1:7860)
 #   make test   set up .venv with test tools, run the whole test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
@@ -45,7 +45,7 @@ setup-test: $(VENV)/.installed-test
 
 run: setup
 	$(BIN)/tutor ingest
-	$(BIN)/tutor chat
+	$(BIN)/tutor ui
 
 test: setup-test
 	$(BIN)/python -m pytest

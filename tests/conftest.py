@@ -75,6 +75,28 @@ def app(session_index, tmp_path_factory):
         yield a
 
 
+@pytest.fixture(scope="session")
+def model_file():
+    """The packaged model, assembled once into the project's default data dir (a verified cache)."""
+    from tutor.local_llm import QWEN_CODER_1_5B, assemble_model
+
+    return assemble_model(QWEN_CODER_1_5B, ROOT / ".tutor")
+
+
+@pytest.fixture(scope="session")
+def embedded(session_index, model_file, tmp_path_factory):
+    """A TutorApp on embedded defaults: it starts and supervises its own llama.cpp server."""
+    from tutor.app import TutorApp
+
+    data = tmp_path_factory.mktemp("llm-app")
+    shutil.copytree(session_index, data, dirs_exist_ok=True)
+    app = TutorApp(make_settings(data, llm_model_file=model_file))
+    assert app.embedded_llm
+    app.start_llm()
+    yield app
+    app.close()
+
+
 def run_tutor(args: list, data_dir: Path | None, netguard_log: Path, input_bytes: bytes | None = None,
               env_extra: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the real `tutor` command in a subprocess with the network guard installed."""

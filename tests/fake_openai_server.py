@@ -1,6 +1,7 @@
 """A tiny OpenAI-protocol server for fault-injection tests: `python fake_openai_server.py PORT MODE`.
 
-MODE: ok (streams "Hello there [1]."), 401, 404, 500, slow (sleeps before answering), cut (sends part of a
+MODE: ok (streams "Hello there [1]."), echo (streams "You asked: <the question> [1]." so concurrent
+sessions can be told apart), 401, 404, 500, slow (sleeps before answering), cut (sends part of a
 stream, then drops the connection), exit-on-start (dies at once, for supervisor tests).
 It exists to produce failures a real server cannot be made to produce on demand; the tutor's real LLM
 paths are tested against llama.cpp in test_llm_integration.py.
@@ -41,7 +42,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
-        self.rfile.read(length)
+        body = self.rfile.read(length)
         if MODE in ("401", "404", "500"):
             return self._json(int(MODE), {"error": {"message": f"fake {MODE}", "type": "fake"}})
         if MODE == "slow":
@@ -50,6 +51,14 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
         words = ["Hello", " there", " [1]."]
+        if MODE == "echo":
+            last = json.loads(body)["messages"][-1]["content"]
+            if "Last question: " in last:  # the follow-up rewrite: the question itself is the query
+                words = [last.split("Last question: ", 1)[1].split("\n", 1)[0].strip()]
+            else:
+                question = last.split("Question: ", 1)[-1].split("\n", 1)[0].strip()
+                words = ["You", " asked:", *[f" {w}" for w in question.split()], " [1]."]
+            time.sleep(0.5)  # long enough for concurrent requests to overlap
         for i, w in enumerate(words):
             self.wfile.write(f"data: {json.dumps(chunk(w))}\n\n".encode())
             self.wfile.flush()

@@ -252,3 +252,41 @@ def test_answer_cut_by_the_token_limit_ends_at_a_sentence(app):
     reply = make_tutor(app, model).ask("What is HBM?")
     assert "very high speed" not in reply.answer and reply.answer.startswith("HBM is stacked memory [L")
     assert isinstance(Completion(content=""), Completion)
+
+
+def test_layer_scope_keeps_retrieval_to_that_layer_and_reply_carries_passages(app):
+    model = ScriptedModel("Power is the binding constraint for new AI data centers [1].")
+    reply = make_tutor(app, model).ask("Why is power the binding constraint?", layer=5)
+    assert reply.passages and {p.layer for p in reply.passages} == {5}
+    assert reply.tool_calls[0].arguments == {"query": "Why is power the binding constraint?"}
+    assert {c.chunk_id for c in reply.citations} <= {p.chunk_id for p in reply.passages}
+    with pytest.raises(InvalidInput, match="no layer 99"):
+        make_tutor(app, ScriptedModel("x")).ask("Why is power the binding constraint?", layer=99)
+
+
+def test_answers_beyond_the_concurrency_limit_wait_their_turn(app):
+    import threading
+
+    gate = threading.Event()
+    started = threading.Semaphore(0)
+
+    class SlowModel(ScriptedModel):
+        def complete(self, *a, **kw):
+            started.release()
+            gate.wait(10)
+            return super().complete(*a, **kw)
+
+    tutor = make_tutor(app, SlowModel(*["An answer [1]."] * 3), concurrency=2)
+    events: list[list] = [[], [], []]
+    threads = [threading.Thread(target=tutor.ask, args=("What is CoWoS packaging?",),
+                                kwargs={"on_event": lambda k, p, i=i: events[i].append((k, p))}) for i in range(3)]
+    for t in threads:
+        t.start()
+    assert started.acquire(timeout=10) and started.acquire(timeout=10)  # two answers run at once…
+    assert not started.acquire(timeout=0.5)  # …the third waits
+    waiting = [e for e in events if ("status", "Waiting for another learner's answer to finish…") in e]
+    assert len(waiting) == 1
+    gate.set()
+    for t in threads:
+        t.join(10)
+    assert all(e[-1][0] == "reply" for e in events)

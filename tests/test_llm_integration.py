@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -15,31 +14,11 @@ import urllib.request
 import pytest
 
 from tutor.errors import LLMUnavailable
-from tutor.local_llm import QWEN_CODER_1_5B, assemble_model, free_port
+from tutor.local_llm import free_port
 
-from conftest import ROOT, make_settings, run_tutor
+from conftest import run_tutor
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def model_file():
-    """The packaged model, assembled once into the project's default data dir (a verified cache)."""
-    return assemble_model(QWEN_CODER_1_5B, ROOT / ".tutor")
-
-
-@pytest.fixture(scope="session")
-def embedded(session_index, model_file, tmp_path_factory):
-    """A TutorApp on embedded defaults: it starts and supervises its own llama.cpp server."""
-    from tutor.app import TutorApp
-
-    data = tmp_path_factory.mktemp("llm-app")
-    shutil.copytree(session_index, data, dirs_exist_ok=True)
-    app = TutorApp(make_settings(data, llm_model_file=model_file))
-    assert app.embedded_llm
-    app.start_llm()
-    yield app
-    app.close()
 
 
 @pytest.fixture(scope="module")

@@ -60,6 +60,7 @@ class AgentConfig:
     refusal_threshold: float = 0.26
     max_question_chars: int = 4000
     max_tokens: int = 256
+    concurrency: int = 1  # answers generated at once (a local llama.cpp server serves one request at a time)
 
 
 class Tutor:
@@ -72,25 +73,38 @@ class Tutor:
         self.suggestions = suggestions
         self._tools = toolbox.for_model()
         self._schemas = [tool_schema(f) for f in self._tools.values()]
-        self._lock = threading.Lock()  # one LLM conversation at a time: a local server serves one request anyway
+        self._slots = threading.BoundedSemaphore(max(1, config.concurrency))
 
     # -- public API ---------------------------------------------------------------------------------------
-    def ask(self, question: str, history: list[dict] | None = None, on_event: OnEvent | None = None) -> Reply:
+    def ask(self, question: str, history: list[dict] | None = None, on_event: OnEvent | None = None,
+            layer: int | None = None) -> Reply:
+        """Answer `question` (with the conversation so far in `history`: [{"role", "content"}, ...]).
+
+        `layer` (1-14) limits retrieval to one layer of the stack. `on_event(kind, payload)` receives the
+        events listed at the top of this module while the answer is produced.
+        """
         emit = on_event or (lambda kind, payload: None)
         q = validate.question(question, self.config.max_question_chars)
         hist = validate_history(history, self.config.max_question_chars)
-        with self._lock:
-            reply = self._answer(q, hist, emit)
+        layer = validate.layer(layer)
+        if not self._slots.acquire(blocking=False):
+            emit("status", "Waiting for another learner's answer to finish…")
+            self._slots.acquire()
+        try:
+            reply = self._answer(q, hist, emit, layer)
+        finally:
+            self._slots.release()
         emit("reply", reply)
         return reply
 
-    def stream(self, question: str, history: list[dict] | None = None) -> Iterator[tuple[str, object]]:
+    def stream(self, question: str, history: list[dict] | None = None,
+               layer: int | None = None) -> Iterator[tuple[str, object]]:
         """`ask` as a generator of (kind, payload) events; the last is ("reply", Reply) or ("error", TutorError)."""
         events: queue.Queue = queue.Queue()
 
         def run():
             try:
-                self.ask(question, history, lambda k, p: events.put((k, p)))
+                self.ask(question, history, lambda k, p: events.put((k, p)), layer=layer)
             except TutorError as e:
                 events.put(("error", e))
             except Exception as e:  # noqa: BLE001 - surface, never hang the consumer
@@ -106,7 +120,7 @@ class Tutor:
             yield kind, payload
 
     # -- the steps ----------------------------------------------------------------------------------------
-    def _answer(self, question: str, history: list[dict], outer: OnEvent) -> Reply:
+    def _answer(self, question: str, history: list[dict], outer: OnEvent, layer: int | None = None) -> Reply:
         streamed: list[str] = []
 
         def emit(kind: str, payload: object) -> None:
@@ -132,7 +146,7 @@ class Tutor:
         emit("status", "Searching the documents…")
         t = time.perf_counter()
         try:
-            passages = self.toolbox.search_corpus(query)
+            passages = self.toolbox.search_corpus(query, layer=layer)
         except ToolError as e:
             raise InvalidInput(str(e)) from None
         timings["search_s"] = round(time.perf_counter() - t, 3)
@@ -143,6 +157,7 @@ class Tutor:
 
         if best < self.config.refusal_threshold:
             self._refuse(reply, passages)
+            reply.passages = passages[:3]
         else:
             shown = [p for p in passages if p.similarity is None or p.similarity >= self.config.refusal_threshold]
             self._converse(reply, question, history, shown or passages[:1], emit, usage, timings)
@@ -181,6 +196,7 @@ class Tutor:
     def _converse(self, reply: Reply, question: str, history: list[dict], shown: list[Passage], emit: OnEvent,
                   usage: Counter, timings: dict) -> None:
         mapper = CitationMapper(list(shown))
+        reply.passages = mapper.passages  # grows with the passages of any further search
         messages = [{"role": "system", "content": prompts.SYSTEM}]
         for m in history[-self.config.history_turns :] if self.config.history_turns else []:
             messages.append({"role": m["role"], "content": _clip(_for_history(m["content"]), MAX_HISTORY_CHARS)})

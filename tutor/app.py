@@ -31,6 +31,7 @@ class TutorApp:
         self.taxonomy = Taxonomy.load(settings.corpus_dir)
         self._store: VectorStore | None = None
         self._llm = llm
+        self._embedded = llm is None and not settings.openai_base_url
         self._server: LocalServer | None = None
 
     @property
@@ -71,10 +72,35 @@ class TutorApp:
         return [{"layer": l.number, "name": l.name, "summary": l.summary, "chunks": int(counts.get(l.number, 0))}
                 for l in self.taxonomy]
 
+    @cached_property
+    def document_titles(self) -> dict[str, str]:
+        """Corpus file name -> its title, for citing a document to a person."""
+        from tutor.corpus import load_manifest
+
+        return {d.file: d.title for d in load_manifest(self.settings.corpus_dir)}
+
+    def describe(self) -> dict[str, str]:
+        """What this process runs on, for status lines: the LLM endpoint and model, the embedder, the index."""
+        s = self.settings
+        if self.embedded_llm:
+            model = s.llm_model_file.stem if s.llm_model_file else QWEN_CODER_1_5B.name
+            where = f"127.0.0.1:{self._server.port}" if self._server is not None and self._server.alive() else "127.0.0.1"
+            llm = f"embedded llama.cpp · {model} · {where}"
+        elif s.openai_base_url:
+            llm = f"{s.openai_base_url} · {s.llm_model or 'first model the server lists'}"
+        else:
+            llm = type(self._llm).__name__
+        try:
+            chunks = f"{self.store.count():,} passages"
+        except Exception:  # noqa: BLE001 - a status line must not fail
+            chunks = "not readable"
+        return {"llm": llm, "embedder": s.embed_model, "index": f"Qdrant {s.qdrant_location} · {chunks}"}
+
     # -- the LLM and the agent ------------------------------------------------------------------------------
     @property
     def embedded_llm(self) -> bool:
-        return self._llm is None and not self.settings.openai_base_url
+        """Whether the LLM is the embedded llama.cpp server this process starts (no OPENAI_BASE_URL, no injected model)."""
+        return self._embedded
 
     def model_file(self, progress: Callable[[int, int], None] | None = None):
         """The embedded model's GGUF file, assembled from its packages on first use."""
@@ -117,6 +143,11 @@ class TutorApp:
         _ = server.base_url
         return server.last_start_seconds
 
+    @property
+    def llm_concurrency(self) -> int:
+        """How many answers are generated at once (front ends queue the rest)."""
+        return self.settings.llm_concurrency or (1 if self.embedded_llm else 4)
+
     @cached_property
     def toolbox(self) -> Toolbox:
         return Toolbox(self, k=self.settings.context_passages, max_query_chars=self.settings.max_question_chars)
@@ -126,7 +157,7 @@ class TutorApp:
         s = self.settings
         config = AgentConfig(context_passages=s.context_passages, max_steps=s.max_steps, history_turns=s.history_turns,
                              refusal_threshold=s.refusal_threshold, max_question_chars=s.max_question_chars,
-                             max_tokens=s.llm_max_tokens)
+                             max_tokens=s.llm_max_tokens, concurrency=self.llm_concurrency)
         return Tutor(self.toolbox, self.llm, config, Suggestions.load(s.corpus_dir))
 
     def close(self) -> None:

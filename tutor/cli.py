@@ -357,6 +357,52 @@ def ask(question: str | None, as_json: bool, batch: Path | None) -> None:
             sys.exit(1)
 
 
+@cli.command()
+@click.option("--host", default=None, metavar="HOST",
+              help="Interface to bind (default 127.0.0.1, this machine only; 0.0.0.0 lets other machines in).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 7860).")
+@click.option("--share", type=click.Choice(["off", "on"]), default="off", show_default=True,
+              help="A public gradio.live link. Needs the internet, so it stays off on offline machines.")
+def ui(host: str | None, port: int | None, share: str) -> None:
+    """Open the tutor in the browser: chat with cited answers, the sources behind them, and the stack map.
+
+    Indexes the corpus and starts the embedded LLM first if needed, then serves http://127.0.0.1:7860
+    until Ctrl-C. TUTOR_UI_HOST and TUTOR_UI_PORT set the defaults.
+    """
+    with _app() as app:
+        s = app.settings
+        host, port = host or s.ui_host, port or s.ui_port
+        _check_port_free(host, port)
+        _ensure_index(app)
+        _start_llm(app)
+        _echo_err("Loading the browser UI…")
+        from ui.app import launch
+
+        demo = launch(app, host=host, port=port, share=share == "on", block=False)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        click.secho(f"Stack Tutor is ready: http://{shown}:{port}", bold=True)
+        if host in ("0.0.0.0", "::"):
+            _echo_err("Listening on every interface: other machines on the network can use this tutor.")
+        _echo_err("Press Ctrl-C to stop.")
+        try:
+            demo.block_thread()
+        finally:
+            demo.close()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server will
+        try:
+            sock.bind((host, port))
+        except OSError as e:
+            other = port + 1 if port < 65535 else 7860
+            raise TutorError(f"Cannot serve on {host}:{port} ({e.strerror or e}).",
+                             f"Another program (maybe another `tutor ui`) uses that port: stop it, or pass --port {other}.") from None
+
+
 CHAT_HELP = "Commands: /reset starts over, /sources shows the last answer's sources, /quit (or Ctrl-D) leaves."
 
 

@@ -197,6 +197,10 @@ class LocalServer:
         return self._proc is not None and self._proc.poll() is None
 
     @property
+    def port(self) -> int | None:
+        return self._port
+
+    @property
     def pid(self) -> int | None:
         return self._proc.pid if self.alive() else None
 

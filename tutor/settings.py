@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     llm_threads: int | None = Field(default=None, ge=1, le=256, description="Embedded server threads; unset: all cores.")
     llm_context: int = Field(default=6144, ge=1024, le=131072, description="Embedded server context window (tokens).")
     llm_startup_timeout: float = Field(default=180.0, gt=0, le=3600)
+    llm_concurrency: int | None = Field(
+        default=None, ge=1, le=256,
+        description="Answers generated at once; more wait their turn. Unset: 1 for the embedded server (it serves one "
+        "request at a time), 4 for an OPENAI_BASE_URL server.",
+    )
     llm_model_file: Path | None = Field(
         default=None, description="A GGUF file for the embedded server. Unset: the packaged Qwen2.5-Coder-1.5B-Instruct."
     )
@@ -92,6 +97,10 @@ class Settings(BaseSettings):
         description="Below this cosine similarity between the question and its best passage, the tutor says the "
         "documents don't cover it (calibrated in docs/benchmarks.md).",
     )
+
+    # -- the browser UI (`tutor ui`) --
+    ui_host: str = Field(default="127.0.0.1", description="Interface the UI binds; 0.0.0.0 exposes it to the network.")
+    ui_port: int = Field(default=7860, ge=1, le=65535)
 
     @field_validator("chunk_overlap")
     @classmethod

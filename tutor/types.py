@@ -142,6 +142,7 @@ class Reply:
     uncited: list[str] = field(default_factory=list)  # factual-looking sentences no shown passage supports
     timings: dict = field(default_factory=dict)
     usage: dict = field(default_factory=dict)
+    passages: list[Passage] = field(default_factory=list)  # what the LLM was shown (front ends' sources panel)
 
     def to_json(self) -> dict:
         return {

@@ -1,0 +1,384 @@
+"""The browser UI, as users reach it: `tutor ui` runs as a real subprocess (with the network guard) and is
+driven through `gradio_client` and through Debian's chromium with Playwright.
+
+Two servers:
+- one on a scripted OpenAI-compatible server that echoes each question back (fake_openai_server.py, mode
+  "echo"), so concurrent sessions can be told apart and LLM failures produced on demand;
+- one on embedded defaults (the packaged model on llama.cpp), for a real answer over the API and in
+  the browser.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tutor.local_llm import free_port
+
+from conftest import NETGUARD_DIR, ROOT, TUTOR_BIN, run_tutor
+
+pytestmark = pytest.mark.slow
+
+FAKE = Path(__file__).resolve().parent / "fake_openai_server.py"
+ARTIFACTS = Path(os.environ.get("TUTOR_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "ui"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+# In-corpus questions (each clears the refusal threshold), one per session in the concurrency test.
+QUESTIONS = [
+    "What is CoWoS packaging?",
+    "What does an EUV lithography machine cost?",
+    "Why is HBM memory important for AI chips?",
+    "What is NVLink used for?",
+    "Why is power the binding constraint for data centers?",
+    "What does CUDA do for NVIDIA?",
+    "What is the KV cache in inference?",
+    "What is RLHF in training and alignment?",
+]
+
+
+class UIServer:
+    def __init__(self, proc: subprocess.Popen, port: int, log: Path):
+        self.proc, self.port, self.log = proc, port, log
+        self.url = f"http://127.0.0.1:{port}/"
+
+    def client(self):
+        from gradio_client import Client
+
+        return Client(self.url, verbose=False, download_files=False)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                return self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+
+def start_ui(data_dir: Path, netguard_log: Path, env_extra: dict, log: Path, timeout: float = 240) -> UIServer:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TUTOR_", "QDRANT_", "OPENAI_"))}
+    env.update(PYTHONPATH=str(NETGUARD_DIR), TUTOR_NETGUARD_LOG=str(netguard_log), TUTOR_DATA_DIR=str(data_dir),
+               TUTOR_UI_PORT=str(port), **env_extra)
+    out = log.open("wb")
+    proc = subprocess.Popen([str(TUTOR_BIN), "ui"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=data_dir,
+                            start_new_session=True)
+    server = UIServer(proc, port, log)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if proc.poll() is not None:
+            pytest.fail(f"`tutor ui` exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(server.url + "config", timeout=2) as r:
+                if r.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.3)
+    server.stop()
+    pytest.fail(f"`tutor ui` did not serve within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def start_fake_llm(port: int, mode: str = "echo") -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, str(FAKE), str(port), mode])
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    pytest.fail("the fake LLM server did not start")
+
+
+def text_of(message: dict) -> str:
+    """A chat message's text, whichever shape gradio_client returns it in."""
+    content = message["content"]
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else str(content)
+
+
+def ask(client, question: str, scope: str = "All layers") -> tuple[list, list[dict], str, str]:
+    """Submit through the public /respond endpoint; returns (all streamed outputs, final chat, sources, box)."""
+    job = client.submit(question, scope, api_name="/respond")
+    chat, sources, box = job.result(timeout=600)
+    return job.outputs(), chat, sources, box
+
+
+# -- a UI on the scripted echo LLM ----------------------------------------------------------------------------
+class FakeLLM:
+    def __init__(self):
+        self.port = free_port()
+        self.proc = start_fake_llm(self.port)
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.proc = start_fake_llm(self.port)
+
+
+@pytest.fixture(scope="module")
+def fake_llm():
+    llm = FakeLLM()
+    yield llm
+    llm.stop()
+
+
+@pytest.fixture(scope="module")
+def echo_ui(session_index, tmp_path_factory, netguard_log, fake_llm):
+    data = tmp_path_factory.mktemp("ui-echo")
+    shutil.copytree(session_index, data, dirs_exist_ok=True)
+    server = start_ui(data, netguard_log, {"OPENAI_BASE_URL": f"http://127.0.0.1:{fake_llm.port}/v1",
+                                           "TUTOR_LLM_TIMEOUT": "20"}, data / "ui.log")
+    yield server
+    assert server.stop() == 0, server.log.read_text()[-2000:]
+
+
+def test_answer_streams_into_the_chat_with_chips_and_sources(echo_ui):
+    outputs, chat, sources, box = ask(echo_ui.client(), QUESTIONS[0])
+    assert [m["role"] for m in chat] == ["user", "assistant"]
+    assert text_of(chat[0]) == QUESTIONS[0]
+    answer = text_of(chat[1])
+    assert "You asked: What is CoWoS packaging?" in answer
+    assert 'class="cite-chip' in answer and 'href="#src-t0-L' in answer
+    # streamed: the assistant message grew over several updates before the final one
+    partial = {text_of(o[0][-1]) for o in outputs if o and o[0] and o[0][-1]["role"] == "assistant"}
+    assert len(partial) >= 4, partial
+    assert any("tutor-status" in p for p in partial)
+    assert 'class="src-card cited' in sources and "<mark>" in sources and "What is CoWoS packaging?" in sources
+    assert outputs[0][2] == ""  # the box empties as soon as the question is sent…
+    assert box == {"__type__": "update"}  # …and the final update leaves it alone (the learner may be typing)
+
+
+def test_eight_concurrent_sessions_get_their_own_answers(echo_ui):
+    clients = [echo_ui.client() for _ in QUESTIONS]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        results = list(pool.map(lambda cq: ask(*cq), zip(clients, QUESTIONS, strict=True)))
+    for q, (_, chat, sources, _) in zip(QUESTIONS, results, strict=True):
+        assert [text_of(m) for m in chat if m["role"] == "user"] == [q]
+        assert f"You asked: {q}" in text_of(chat[-1])
+        others = [o for o in QUESTIONS if o != q]
+        assert not any(o in text_of(chat[-1]) or o in sources for o in others)
+    # a second question in one session leaves the others' conversations alone
+    _, chat0, _, _ = ask(clients[0], "And what is TSMC's role in it?")
+    assert len(chat0) == 4 and text_of(chat0[0]) == QUESTIONS[0]
+    _, chat1, _, _ = ask(clients[1], QUESTIONS[1])
+    assert [text_of(m) for m in chat1 if m["role"] == "user"] == [QUESTIONS[1], QUESTIONS[1]]
+
+
+def test_hostile_input_is_shown_as_text(echo_ui):
+    evil = '<img src=x onerror="alert(1)"> What is CoWoS packaging? <script>alert(2)</script>'
+    _, chat, sources, _ = ask(echo_ui.client(), evil)
+    for m in chat:
+        assert "<img" not in text_of(m) and "<script" not in text_of(m)
+    assert "&lt;img" in text_of(chat[0]) and "<script" not in sources
+
+
+def test_huge_input_is_refused_in_the_chat_and_kept_in_the_box(echo_ui):
+    huge = "Why do GPUs need HBM? " * 5000  # ~110 KB
+    _, chat, _, box = ask(echo_ui.client(), huge)
+    assert "couldn't answer" in text_of(chat[-1]) and "the limit is" in text_of(chat[-1])
+    assert len(text_of(chat[0])) < 700  # echoed clipped
+    assert box == huge  # nothing the learner typed is lost
+    client = echo_ui.client()
+    _, chat, _, _ = ask(client, "   ")
+    assert chat == []  # an empty question sends nothing
+
+
+def test_llm_failure_is_a_readable_message_and_the_next_question_works(echo_ui, fake_llm):
+    client = echo_ui.client()
+    fake_llm.stop()
+    try:
+        _, chat, _, box = ask(client, QUESTIONS[2])
+    finally:
+        fake_llm.restart()
+    err = text_of(chat[-1])
+    assert "tutor-error" in err and "OPENAI_BASE_URL" in err, err
+    assert box == QUESTIONS[2]  # the question goes back into the box
+    _, chat, _, _ = ask(client, QUESTIONS[2])
+    assert f"You asked: {QUESTIONS[2]}" in text_of(chat[-1])
+    assert len(chat) == 4  # the failed turn stays visible; the next one answers
+
+
+def test_reset_clears_only_this_session(echo_ui):
+    a, b = echo_ui.client(), echo_ui.client()
+    ask(a, QUESTIONS[3])
+    ask(b, QUESTIONS[4])
+    chat, sources, box = a.predict(api_name="/reset")
+    assert chat == [] and "Sources appear here" in sources
+    _, chat_b, _, _ = ask(b, QUESTIONS[5])
+    assert len(chat_b) == 4
+
+
+def test_search_scope_keeps_retrieval_to_one_layer(echo_ui):
+    import re
+
+    client = echo_ui.client()
+    _, chat, sources, _ = ask(client, "Why is power the binding constraint?", scope="L5 · Data Centers & Power")
+    layers = re.findall(r'class="src-layer">L(\d+) ·', sources)
+    assert layers and set(layers) == {"5"}, layers
+    _, _, everywhere, _ = ask(client, "What is CoWoS packaging?")  # the default scope again: all layers
+    assert "L2 ·" in everywhere.split('data-turn="0"')[0]
+    with pytest.raises(Exception, match="(?i)choice|value"):
+        ask(client, "What is CoWoS?", scope="L99 · Nowhere")
+
+
+def test_binds_loopback_only_by_default(echo_ui):
+    port_hex = f"{echo_ui.port:04X}"
+    listening = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if Path(table).exists():
+            for line in Path(table).read_text().splitlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if state == "0A" and local.endswith(":" + port_hex):
+                    listening.append(local.split(":")[0])
+    assert listening == ["0100007F"], listening
+
+
+def test_port_in_use_is_a_clean_error(echo_ui, index_copy, netguard_log):
+    r = run_tutor(["ui", "--port", str(echo_ui.port)], index_copy, netguard_log,
+                  env_extra={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}, timeout=120)
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert f"Cannot serve on 127.0.0.1:{echo_ui.port}" in err and "--port" in err and "Traceback" not in err
+
+
+def test_help_explains_the_options(netguard_log):
+    r = run_tutor(["ui", "--help"], None, netguard_log)
+    out = r.stdout.decode()
+    assert r.returncode == 0 and "--host" in out and "--port" in out and "--share" in out and "127.0.0.1" in out
+
+
+# -- a UI on embedded defaults: a real answer over the API and in a real browser -----------------------------
+@pytest.fixture(scope="module")
+def real_ui(session_index, tmp_path_factory, netguard_log, model_file):
+    data = tmp_path_factory.mktemp("ui-real")
+    shutil.copytree(session_index, data, dirs_exist_ok=True)
+    server = start_ui(data, netguard_log, {"TUTOR_LLM_MODEL_FILE": str(model_file)}, data / "ui.log")
+    yield server
+    code = server.stop()
+    assert code == 0, server.log.read_text()[-2000:]
+    llm_log = data / "logs" / "llm-server.log"
+    assert llm_log.exists()  # the embedded server ran…
+    left = subprocess.run(["pgrep", "-f", f"llama_cpp.server --model {model_file}.*--port"], capture_output=True)
+    mine = [p for p in left.stdout.decode().split() if _cwd_env_has(p, str(data))]
+    assert not mine, "the embedded LLM server outlived `tutor ui`"  # …and stopped with it
+
+
+def _cwd_env_has(pid: str, needle: str) -> bool:
+    try:
+        return needle.encode() in Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+
+
+def test_real_llm_answer_over_the_api(real_ui):
+    _, chat, sources, _ = ask(real_ui.client(), "What is CoWoS and why does it matter for AI chips?")
+    answer = text_of(chat[-1])
+    assert "tutor-error" not in answer and 'class="refusal"' not in answer, answer
+    assert 'class="cite-chip' in answer, answer
+    assert 'class="src-card cited' in sources and "<mark>" in sources
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not CHROMIUM.exists():
+        if os.geteuid() != 0:
+            pytest.fail("Debian's chromium is missing: `sudo apt-get install -y chromium` (the UI test needs it).")
+        subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=600)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, timeout=900,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def test_browser_end_to_end(real_ui, chromium):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    outside: list[str] = []
+    errors: list[str] = []
+    page = chromium.new_page(viewport={"width": 1440, "height": 900})
+    page.on("request", lambda r: outside.append(r.url)
+            if not r.url.startswith((real_ui.url, "data:", "blob:", "about:")) else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(real_ui.url)  # never wait for "networkidle": Gradio's queue keeps a stream open
+    page.wait_for_selector("#chat", timeout=60_000)
+    page.wait_for_selector("#stack-col .layer-btn", timeout=30_000)
+    assert page.locator("#stack-col .layer-btn").count() == 14
+    labels = page.locator("#stack-col .layer-btn").all_inner_texts()
+    assert labels[0].strip().startswith("14") and labels[-1].strip().startswith("1 ")  # bottom to top
+    assert "embedded llama.cpp" in page.inner_text("#status") and "all-MiniLM-L6-v2" in page.inner_text("#status")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "01-first-visit.png"))
+
+    page.fill("#question textarea", "What is CoWoS and why does it matter for AI chips?")
+    page.click("#send")
+    page.wait_for_selector("#chat .tutor-status, #chat .cursor", timeout=60_000)  # it shows progress at once
+    page.wait_for_selector("#sources .src-card.cited", timeout=600_000)
+    chip = page.locator("#chat a.cite-chip").first
+    assert chip.is_visible()
+    layer = int(chip.get_attribute("href").rsplit("-L", 1)[1])
+    page.screenshot(path=str(ARTIFACTS / "02-answer.png"))
+
+    chip.click()
+    card = page.locator(f'#sources .src-card[data-anchor="src-t0-L{layer}"]').first
+    page.wait_for_function("el => el.classList.contains('flash')", arg=card.element_handle(), timeout=5_000)
+    assert card.is_visible() and card.locator("mark").count() >= 1
+    assert f"L{layer} ·" in card.inner_text()
+
+    btn = page.locator(f"#layer-{layer}")
+    assert "touched" in (btn.get_attribute("class") or "")  # the map marks the cited layer
+    page.click("#layer-3")
+    page.wait_for_selector("#layer-detail:has-text('AI Chips & Accelerators')", timeout=10_000)
+    page.wait_for_selector("#ask-layer", state="visible", timeout=10_000)
+    assert "selected" in (page.locator("#layer-3").get_attribute("class") or "")
+    assert "L3 · AI Chips" in (page.get_attribute("#question textarea", "placeholder") or "")
+    page.click("#only-layer")
+    page.wait_for_function("() => document.querySelector('#scope input').value.includes('L3 ·')", timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "03-layer-and-sources.png"))
+
+    # a question that is too long: a readable error in the chat, the text stays in the box, the page works on
+    long_q = "Explain HBM. " * 400
+    page.fill("#question textarea", long_q)
+    page.click("#send")
+    page.wait_for_selector("#chat .tutor-error", timeout=60_000)
+    assert page.input_value("#question textarea").strip() == long_q.strip()
+    page.screenshot(path=str(ARTIFACTS / "04-error.png"))
+
+    # "Try next" asks the suggested question (checked as far as the question being sent)
+    page.fill("#question textarea", "")
+    suggestion = page.locator("#chat .try-next").first
+    suggested = suggestion.inner_text().removeprefix("Try next:").strip()
+    assert suggested
+    suggestion.click()
+    page.wait_for_function("q => [...document.querySelectorAll('#chat [data-testid=user]')].some("
+                           "m => m.innerText.includes(q))", arg=suggested, timeout=30_000)
+
+    # another browser session starts empty: no history is shared
+    other = chromium.new_page(viewport={"width": 1280, "height": 800})
+    other.goto(real_ui.url)
+    other.wait_for_selector("#chat", timeout=60_000)
+    other.wait_for_timeout(1000)
+    assert other.locator("#chat .cite-chip").count() == 0 and other.locator("#sources .src-card").count() == 0
+    other.close()
+    page.close()
+    assert not outside, f"the page reached outside the tutor: {outside[:5]}"
+    assert not errors, errors

@@ -1,0 +1,104 @@
+"""The UI's HTML: everything from a learner or a model is escaped; chips, quotes and sources come out right."""
+
+from __future__ import annotations
+
+from tutor.errors import InvalidInput
+from tutor.types import Citation, Layer, Passage, Reply, ToolCall
+from ui import render
+
+P1 = Passage("c1", "002.txt", 3, "AI Chips & Accelerators", 0.9, "GPUs do matrix math. HBM feeds them <fast>.", 0.7)
+P2 = Passage("c2", "001.txt", 2, "Semiconductor Fabrication", 0.8, "TSMC runs CoWoS lines.", 0.6)
+TITLES = {"002.txt": "Deep dive", "001.txt": "Essay"}
+
+
+def reply(**kw) -> Reply:
+    base = dict(question="q", answer="GPUs do matrix math [L3 · AI Chips & Accelerators].",
+                citations=[Citation(3, "AI Chips & Accelerators", "c1", "002.txt", "GPUs do matrix math.")],
+                passages=[P1, P2], search_query="what do gpus do",
+                tool_calls=[ToolCall("search_corpus", {"query": "what do gpus do"}, "…")])
+    base.update(kw)
+    return Reply(**base)
+
+
+def test_labels_become_chips_that_point_at_their_turns_sources():
+    html = render.answer_html("Fact one [L3 · AI Chips & Accelerators]. Fact two [L12 · Inference & Serving].", turn=4)
+    assert html.count('class="cite-chip') == 2
+    assert 'href="#src-t4-L3"' in html and 'href="#src-t4-L12"' in html
+    assert ">L3 · AI Chips &amp; Accelerators</a>" in html
+    assert "g-hw" in html and "g-model" in html
+
+
+def test_model_and_learner_text_is_escaped():
+    evil = 'Look <img src=x onerror="alert(1)"> <script>alert(2)</script> [L3 · AI Chips & Accelerators]'
+    html = render.answer_html(evil, turn=0)
+    assert "<img" not in html and "<script" not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert 'class="cite-chip' in html  # our own markup is still added after escaping
+    assert render.user_html("<b>hi</b>") == "&lt;b&gt;hi&lt;/b&gt;"
+    # a label-looking bracket with markup inside cannot smuggle tags through the chip
+    assert "<b>" not in render.answer_html("x [L3 · <b>bold</b>]", 0)
+
+
+def test_huge_question_is_shown_clipped_with_its_length():
+    shown = render.user_html("a" * 100_000)
+    assert len(shown) < 700 and "100,000 characters" in shown
+
+
+def test_try_next_becomes_a_button_and_is_not_a_chip():
+    html = render.answer_html('An answer [L3 · AI Chips & Accelerators].\n\nTry next: Why "HBM"?', turn=1)
+    assert 'class="try-next"' in html and 'data-question="Why &quot;HBM&quot;?"' in html
+    assert "Try next:" not in html.split('<button', 1)[0]
+
+
+def test_streaming_cursor_and_status_and_error():
+    assert "cursor" in render.answer_html("partial", 0, streaming=True)
+    assert "cursor" not in render.answer_html("done", 0)
+    assert render.status_html("Searching <docs>…") == '<span class="tutor-status">Searching &lt;docs&gt;…</span>'
+    err = render.error_html(InvalidInput("The question is <empty>.", "Ask something."))
+    assert "&lt;empty&gt;" in err and "Ask something." in err and "tutor-error" in err
+
+
+def test_sources_highlight_the_verbatim_quote_in_its_passage():
+    s = render.Session(turns=[render.Turn("What do GPUs do?", reply())])
+    html = render.sources_html(s, TITLES)
+    assert '<mark>GPUs do matrix math.</mark> HBM feeds them &lt;fast&gt;.' in html
+    assert 'data-anchor="src-t0-L3"' in html and "Deep dive" in html
+    assert "Also read, not cited (1)" in html and "TSMC runs CoWoS lines." in html
+    assert "searched for “what do gpus do”" in html
+    assert s.touched == {3}
+
+
+def test_sources_list_newest_turn_first_and_open():
+    s = render.Session(turns=[render.Turn("first question", reply()), render.Turn("second question", reply())])
+    html = render.sources_html(s, TITLES)
+    assert html.index("second question") < html.index("first question")
+    assert html.count("<details class=\"src-turn\"") == 2 and html.count('data-turn="1" open') == 1
+
+
+def test_refused_and_uncited_answers_say_so():
+    refused = reply(answer="The documents don't cover that.", citations=[], refused=True)
+    html = render.sources_html(render.Session(turns=[render.Turn("q", refused)]), TITLES)
+    assert "Nothing in the documents answers this" in html and "src-card cited" not in html
+    uncited = reply(citations=[])
+    assert "no citation" in render.sources_html(render.Session(turns=[render.Turn("q", uncited)]), TITLES)
+    assert "Sources appear here" in render.sources_html(None, TITLES)
+
+
+def test_calculation_shows_in_how_it_was_answered():
+    r = reply(tool_calls=[ToolCall("search_corpus", {"query": "nvl72"}, "…"),
+                          ToolCall("calculator", {"expression": "72 * 8"}, "576")])
+    assert "calculated 72 * 8 = 576" in render.sources_html(render.Session(turns=[render.Turn("q", r)]), TITLES)
+
+
+def test_layer_map_classes_and_detail():
+    assert render.layer_classes(3, {3}, 3) == ["layer-btn", "g-hw", "touched", "selected"]
+    assert render.layer_classes(13, set(), None) == ["layer-btn", "g-app"]
+    md = render.layer_detail_md(Layer(12, "Inference & Serving", "Serving <models>."), 25, True)
+    assert "L12 · Inference &amp; Serving" in md and "&lt;models&gt;" in md and "25 passages" in md
+    assert "cited in this conversation" in md
+
+
+def test_status_line_names_llm_embedder_and_index():
+    info = {"llm": "embedded llama.cpp · qwen", "embedder": "all-MiniLM-L6-v2", "index": "Qdrant <x>"}
+    html = render.status_line(info)
+    assert "embedded llama.cpp" in html and "all-MiniLM-L6-v2" in html and "Qdrant &lt;x&gt;" in html

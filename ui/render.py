@@ -1,0 +1,207 @@
+"""HTML for the browser UI, made from the tutor's public types. Pure functions: no Gradio, no retrieval.
+
+Everything that came from a learner or a model is HTML-escaped here before our own markup (citation
+chips, highlighted quotes) is added, so an answer can never inject markup into the page.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from tutor.errors import TutorError
+from tutor.types import Layer, Reply
+
+_LABEL = re.compile(r"\[L(\d{1,2}) · ([^\]\n]{1,80})\]")
+_TRY_NEXT = re.compile(r"\n\nTry next: (.+?)\s*$", re.S)
+MAX_SHOWN_QUESTION = 600  # characters of a (huge) question echoed back in the chat
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def layer_group(n: int) -> str:
+    """The four bands of the stack, for colour: hardware, systems, models, applications."""
+    return "hw" if n <= 5 else "sys" if n <= 8 else "model" if n <= 12 else "app"
+
+
+@dataclass
+class Turn:
+    question: str
+    reply: Reply
+
+
+@dataclass
+class Session:
+    """One browser session's conversation. Lives in `gr.State`, so sessions never share it."""
+
+    history: list[dict] = field(default_factory=list)  # what the tutor sees: [{"role", "content"}]
+    chat: list[dict] = field(default_factory=list)  # what the chat shows: rendered messages
+    turns: list[Turn] = field(default_factory=list)
+
+    @property
+    def touched(self) -> set[int]:
+        """Layers the conversation's answers cited."""
+        return {c.layer for t in self.turns for c in t.reply.citations}
+
+
+# -- chat messages -------------------------------------------------------------------------------------
+def split_suggestion(answer: str) -> tuple[str, str | None]:
+    m = _TRY_NEXT.search(answer)
+    return (answer[: m.start()], m.group(1).strip()) if m else (answer, None)
+
+
+def user_html(question: str) -> str:
+    shown = question if len(question) <= MAX_SHOWN_QUESTION else (
+        question[:MAX_SHOWN_QUESTION] + f"… ({len(question):,} characters)")
+    return esc(shown)
+
+
+def chips(text_escaped: str, turn: int) -> str:
+    """`[L3 · AI Chips &amp; Accelerators]` (already escaped) -> a chip that opens the passage in the sources panel."""
+    def chip(m: re.Match) -> str:
+        n = int(m.group(1))
+        return (f'<a class="cite-chip g-{layer_group(n)}" href="#src-t{turn}-L{n}" data-turn="{turn}" '
+                f'data-layer="{n}" title="Show the cited passage">L{n} · {m.group(2)}</a>')
+
+    return _LABEL.sub(chip, text_escaped)
+
+
+def answer_html(answer: str, turn: int, refused: bool = False, streaming: bool = False) -> str:
+    body, suggestion = split_suggestion(answer)
+    out = chips(esc(body.strip()), turn)
+    if refused:
+        out = f'<div class="refusal">{out}</div>'
+    if streaming:
+        out += '<span class="cursor">▍</span>'
+    if suggestion:
+        out += (f'\n\n<button class="try-next" data-question="{esc(suggestion)}" title="Ask this next">'
+                f'Try next: {esc(suggestion)}</button>')
+    return out
+
+
+def status_html(text: str) -> str:
+    return f'<span class="tutor-status">{esc(text)}</span>'
+
+
+def error_html(err: TutorError) -> str:
+    hint = f'<div class="hint">{esc(err.hint)}</div>' if err.hint else ""
+    return f'<div class="tutor-error"><strong>I couldn\'t answer that.</strong> {esc(err.message)}{hint}</div>'
+
+
+# -- the sources panel ---------------------------------------------------------------------------------
+def highlighted(text: str, quote: str) -> str:
+    """The passage, escaped, with the quoted span marked (the quote is verbatim, checked by the tutor)."""
+    i = text.find(quote) if quote else -1
+    if i < 0:
+        return esc(text)
+    return f"{esc(text[:i])}<mark>{esc(quote)}</mark>{esc(text[i + len(quote):])}"
+
+
+def _clip(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+def _card(anchor: str, layer: int, layer_name: str, doc_title: str, body: str, cited: bool) -> str:
+    return (f'<div class="src-card{" cited" if cited else ""} g-{layer_group(layer)}" data-anchor="{anchor}">'
+            f'<div class="src-head"><span class="src-layer">L{layer} · {esc(layer_name)}</span>'
+            f'<span class="src-doc">{esc(doc_title)}</span></div>'
+            f'<div class="src-text">{body}</div></div>')
+
+
+def _how(reply: Reply) -> str:
+    steps = []
+    for t in reply.tool_calls:
+        if t.name == "search_corpus":
+            q = t.arguments.get("query") or reply.search_query
+            layer = t.arguments.get("layer")
+            where = f" in layer {layer}" if layer else ""
+            steps.append(f"searched{where} for “{esc(_clip(str(q), 90))}”")
+        elif t.name == "calculator":
+            expr = esc(_clip(str(t.arguments.get("expression", "")), 80))
+            steps.append(f"calculated {expr} = {esc(_clip(t.result, 60))}" if not t.error
+                         else f"tried to calculate {expr} (error)")
+    return " · ".join(steps)
+
+
+def turn_sources(turn: int, t: Turn, titles: dict[str, str], open_: bool) -> str:
+    r = t.reply
+    by_id = {p.chunk_id: p for p in r.passages}
+    cards: list[str] = []
+    seen: set[str] = set()
+    for c in r.citations:
+        if c.chunk_id in seen:
+            continue
+        seen.add(c.chunk_id)
+        quotes = [x.quote for x in r.citations if x.chunk_id == c.chunk_id]
+        p = by_id.get(c.chunk_id)
+        body = highlighted(p.text, quotes[0]) if p else f"<mark>{esc(c.quote)}</mark>"
+        if p:
+            for q in quotes[1:]:  # a second quote from the same passage: mark it too (it is verbatim there)
+                eq = esc(q)
+                if eq in body and f"<mark>{eq}" not in body:
+                    body = body.replace(eq, f"<mark>{eq}</mark>", 1)
+        cards.append(_card(f"src-t{turn}-L{c.layer}", c.layer, c.layer_name, titles.get(c.doc, c.doc), body, True))
+    others = [p for p in r.passages if p.chunk_id not in seen]
+    if r.refused:
+        note = '<p class="src-note">Nothing in the documents answers this, so nothing is cited.'
+        note += " The nearest passages are below.</p>" if others else "</p>"
+    elif not cards:
+        note = '<p class="src-note">This answer has no citation: treat it with care.</p>'
+    else:
+        note = ""
+    extra = ""
+    if others:
+        extra = (f'<details class="src-more"><summary>Also read, not cited ({len(others)})</summary>'
+                 + "".join(_card(f"src-t{turn}-x", p.layer, p.layer_name, titles.get(p.doc, p.doc), esc(p.text), False)
+                           for p in others) + "</details>")
+    how = _how(r)
+    how_html = f'<p class="src-how">How I answered: {how}</p>' if how else ""
+    return (f'<details class="src-turn" data-turn="{turn}"{" open" if open_ else ""}>'
+            f'<summary><span class="src-q">{esc(_clip(t.question, 110))}</span>'
+            f'<span class="src-count">{len(cards)} cited</span></summary>'
+            f"{note}{''.join(cards)}{extra}{how_html}</details>")
+
+
+def sources_html(session: Session | None, titles: dict[str, str]) -> str:
+    if session is None or not session.turns:
+        return ('<div class="src-empty"><p><strong>Sources appear here.</strong></p>'
+                "<p>Every answer cites the layer of the stack each fact comes from. Click a citation chip "
+                "to see the passage, with the quoted words highlighted.</p></div>")
+    last = len(session.turns) - 1
+    return "".join(turn_sources(i, session.turns[i], titles, i == last) for i in range(last, -1, -1))
+
+
+# -- the stack map -------------------------------------------------------------------------------------
+def scope_label(layer: Layer) -> str:
+    return f"L{layer.number} · {layer.name}"
+
+
+def layer_button_label(layer: Layer) -> str:
+    return f"{layer.number:>2}  {layer.name}"
+
+
+def layer_classes(n: int, touched: set[int], selected: int | None) -> list[str]:
+    classes = ["layer-btn", f"g-{layer_group(n)}"]
+    if n in touched:
+        classes.append("touched")
+    if n == selected:
+        classes.append("selected")
+    return classes
+
+
+def layer_detail_md(layer: Layer | None, chunks: int, touched: bool) -> str:
+    if layer is None:
+        return ("**The AI stack, bottom to top.** Pick a layer to read what it covers, ask about it, "
+                "or keep answers to it. Layers your answers cite are marked ●.")
+    seen = " · cited in this conversation" if touched else ""
+    return f"**L{layer.number} · {esc(layer.name)}**\n\n{esc(layer.summary)}\n\n<small>{chunks} passages{seen}</small>"
+
+
+def status_line(info: dict[str, str]) -> str:
+    parts = [("LLM", info.get("llm", "?")), ("Embedder", info.get("embedder", "?")), ("Index", info.get("index", "?"))]
+    return '<div class="status-line">' + "".join(
+        f'<span><b>{esc(k)}</b> {esc(v)}</span>' for k, v in parts) + "</div>"
