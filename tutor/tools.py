@@ -3,7 +3,8 @@
 Declared once here. The agent hands their schemas to the LLM; the MCP server registers the same bound
 methods. Parameter descriptions live in `Annotated[..., Field(description=...)]`, so both get them.
 Tools raise `ToolError` (or `InvalidInput`) for bad arguments: the agent returns the message to the
-model as the tool's result, the MCP server returns it as a tool error.
+model as the tool's result, the MCP server returns it as a tool error. A parameter annotated with
+`NOT_FOR_MODEL` is left out of the schema the tutor's own LLM sees (MCP clients still get it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,16 @@ from tutor import calculator as calc
 from tutor import validate
 from tutor.errors import InvalidInput
 from tutor.types import Passage, SearchHit
+
+
+class _NotForModel:
+    """`Annotated[..., NOT_FOR_MODEL]`: a parameter for MCP clients and front ends, hidden from the tutor's LLM."""
+
+    def __repr__(self) -> str:
+        return "NOT_FOR_MODEL"
+
+
+NOT_FOR_MODEL = _NotForModel()
 
 
 class ToolError(ValueError):
@@ -41,6 +52,8 @@ class Toolbox:
     def search_corpus(
         self,
         query: Annotated[str, Field(description="What to look for, as a short standalone question or phrase.")],
+        k: Annotated[int | None, Field(description=f"How many passages to return (1-{validate.MAX_K}); omit for the default."),
+                     NOT_FOR_MODEL] = None,
         layer: Annotated[int | None, Field(description="Only search this layer of the stack (1-14); omit to search all.")] = None,
     ) -> list[Passage]:
         """Search the AI-stack documents for passages that answer a question. Use it for any fact you need.
@@ -49,10 +62,11 @@ class Toolbox:
         """
         try:
             query = validate.question(query, self.max_query_chars)
+            k = self.k if k is None else validate.top_k(k)
             layer = validate.layer(layer)
         except InvalidInput as e:
             raise ToolError(str(e)) from None
-        return [Passage.from_hit(h) for h in self._searcher.search(query, k=self.k, layer=layer)]
+        return [Passage.from_hit(h) for h in self._searcher.search(query, k=k, layer=layer)]
 
     def calculator(
         self,
@@ -82,6 +96,8 @@ def tool_schema(fn: Callable) -> dict:
     props: dict = {}
     required: list[str] = []
     for name, p in sig.parameters.items():
+        if any(m is NOT_FOR_MODEL for m in getattr(hints[name], "__metadata__", ())):
+            continue
         schema = TypeAdapter(hints[name]).json_schema()
         if "anyOf" in schema:  # `int | None`: tell the model the type, not the null branch
             kinds = [s for s in schema.pop("anyOf") if s.get("type") != "null"]

@@ -1,0 +1,289 @@
+"""The tutor as an MCP server: its tools, the layers and documents as resources, a Socratic prompt.
+
+`build_server(app)` returns an `MCPServer` (the official `mcp` SDK) over one `TutorApp`; `tutor mcp`
+runs it over stdio or streamable HTTP, and tests can also connect to it in-process. This is the only
+module that imports `mcp`.
+
+Tools:
+  * `search`, `calculate`, `list_layers` are the agent's own `Toolbox` methods (`search_corpus`,
+    `calculator`, `list_layers`), registered under MCP names: their descriptions, parameter
+    descriptions and checks are declared once, in `tutor/tools.py`.
+  * `ask` is `Tutor.ask` (the cited answer `tutor ask --json` prints), with a typed history.
+Resources: `layer://{n}` (a layer's summary and all its passages, JSON) and `doc://{name}` (a corpus
+document's text), each also listed one by one. Prompt: `socratic_session(layer)`.
+
+Bad input never stops the server: a `ToolError` or `TutorError` (and an argument that does not match
+the schema) becomes a tool result with `isError` and a message saying how to fix the call; a bad
+resource URI or prompt argument becomes a protocol error with the same kind of message.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
+from mcp.server.mcpserver.resources import FunctionResource
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, ToolAnnotations
+from pydantic import Field, ValidationError
+from typing_extensions import TypedDict
+
+import tutor
+from tutor import validate
+from tutor.agent import validate_history
+from tutor.app import TutorApp
+from tutor.corpus import content_end, load_manifest, read_document
+from tutor.errors import InvalidInput, TutorError
+from tutor.layers import N_LAYERS
+from tutor.tools import Toolbox, ToolError
+from tutor.types import Chunk
+
+log = logging.getLogger("tutor.mcp")
+
+INSTRUCTIONS = (
+    "stack-tutor teaches the 14 layers of the AI technology stack (1 raw materials ... 14 applications) from a "
+    "fixed set of documents, offline. `ask` answers a question with citations to the layer each fact comes "
+    "from, or says the documents don't cover it; `search` returns the passages themselves; `calculate` does "
+    "exact arithmetic; `list_layers` shows the layers. Read `layer://{n}` for everything on one layer and "
+    "`doc://{name}` for a whole document. The `socratic_session` prompt tutors a learner on one layer."
+)
+_READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+
+class ChatMessage(TypedDict):
+    """One earlier message of the conversation."""
+
+    role: Annotated[Literal["user", "assistant"], Field(description="Who said it: the learner (user) or the tutor (assistant).")]
+    content: Annotated[str, Field(description="What was said.")]
+
+
+class _Server(MCPServer):
+    """MCPServer whose argument errors read as instructions: not a pydantic dump, not an internal error."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context=None):
+        try:
+            return await super().call_tool(name, arguments, context)
+        except MCPToolError as e:
+            if isinstance(e.__cause__, ValidationError):
+                raise MCPToolError(_explain(name, e.__cause__)) from e.__cause__
+            if str(e).startswith("Unknown tool"):
+                tools = ", ".join(t.name for t in await self.list_tools())
+                raise MCPToolError(f"{e}. The tools are: {tools}.") from None
+            raise
+
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context=None):
+        try:
+            return await super().get_prompt(name, arguments, context)
+        except ValueError as e:  # the SDK's own checks: an unknown prompt or a missing argument
+            if not str(e).startswith(("Missing required arguments", "Unknown prompt")):
+                raise
+            raise _bad_param(f"{e}. prompts/list shows each prompt and its arguments.") from None
+
+
+def _explain(tool: str, err: ValidationError) -> str:
+    problems = []
+    for e in err.errors(include_url=False):
+        where = ".".join(str(p) for p in e["loc"]) or "arguments"
+        if e["type"] == "missing":
+            problems.append(f"`{where}` is required")
+        else:
+            got = e.get("input")
+            shown = repr(got) if len(repr(got)) <= 40 else repr(got)[:37] + "..."
+            problems.append(f"`{where}`: {e['msg'][:1].lower()}{e['msg'][1:]} (got {type(got).__name__} {shown})")
+    return (f"Invalid arguments for {tool}: {'; '.join(problems)}. "
+            "Fix them and call again (the tool's input schema lists each parameter and its type).")
+
+
+def _tool(fn: Callable) -> Callable:
+    """`fn` with its own signature and docstring, raising the tutor's errors as MCP tool errors (isError)."""
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ToolError, TutorError) as e:
+            raise MCPToolError(_for_clients(str(e))) from None
+
+    return call
+
+
+def _for_clients(message: str) -> str:
+    """A message written for the CLI, with its command-line hints turned into this server's terms."""
+    return (message.replace("`tutor layers` lists them", "the list_layers tool lists them")
+            .replace("e.g. tutor search ", "e.g. "))
+
+
+def _bad_param(message: str) -> MCPError:
+    return MCPError(code=INVALID_PARAMS, message=message)
+
+
+def _layer_number(value: str) -> int:
+    """A layer number from a URI or prompt argument (text), or a clear protocol error."""
+    text = str(value).strip()
+    try:
+        n = int(text)
+    except ValueError:
+        raise _bad_param(f"layer must be a whole number from 1 to {N_LAYERS}, not {text[:40]!r}. "
+                         "The list_layers tool names them.") from None
+    try:
+        return validate.layer(n)
+    except InvalidInput as e:
+        raise _bad_param(_for_clients(str(e))) from None
+
+
+def build_server(app: TutorApp) -> MCPServer:
+    """The MCP server for `app`. Nothing heavy happens here: the index, the embedding model and the LLM
+    are used on the first call that needs them."""
+    s = app.settings
+    server = _Server(name="stack-tutor", title="Stack Tutor", version=tutor.__version__, instructions=INSTRUCTIONS,
+                     log_level="WARNING")
+
+    # -- tools: the agent's own functions, under their MCP names ------------------------------------------
+    # The same Toolbox class as the agent's, bound with the search default for people and agents (top_k).
+    toolbox = Toolbox(app, k=s.top_k, max_query_chars=s.max_question_chars)
+
+    def add_tool(fn: Callable, name: str, title: str, annotations: ToolAnnotations = _READ_ONLY) -> None:
+        server.add_tool(_tool(fn), name=name, title=title, description=inspect.getdoc(fn), annotations=annotations)
+
+    add_tool(toolbox.search_corpus, "search", "Search the documents")
+    add_tool(toolbox.calculator, "calculate", "Calculator")
+    add_tool(toolbox.list_layers, "list_layers", "The 14 layers")
+
+    llm_lock = threading.Lock()
+    llm_started = False
+
+    def tutor_ready():
+        nonlocal llm_started
+        with llm_lock:  # one start-up (and one Tutor), however many first questions arrive together
+            if app.embedded_llm and not llm_started:
+                log.warning("Starting the embedded LLM for the first question (assembling the model first if needed)…")
+                seconds = app.start_llm()
+                log.warning("LLM ready%s.", f" in {seconds:.1f} s" if seconds else "")
+                llm_started = True
+            return app.tutor
+
+    def ask(
+        question: Annotated[str, Field(description="The learner's question, in their words (any language).")],
+        history: Annotated[list[ChatMessage], Field(
+            description="The conversation so far, oldest first, so follow-ups like 'and how much power does it "
+                        "draw?' are understood. Omit for a new conversation.")] = [],  # noqa: B006 - never mutated
+        layer: Annotated[int | None, Field(description="Only use passages of this layer (1-14); omit for all.")] = None,
+    ) -> dict[str, Any]:
+        """Ask the tutor a question about the AI technology stack. It answers only from its documents and cites
+        the layer each fact comes from ([L3 · AI Chips & Accelerators]), using the calculator for arithmetic;
+        if the documents don't cover the question it says so (refused: true) and names the nearest layers.
+
+        Returns the same object as `tutor ask --json`: question, answer, citations (layer, layer_name,
+        chunk_id, doc, quote: a verbatim span of the passage), tool_calls, refused, timings, search_query,
+        suggested_question, uncited_sentences, usage. Answers take seconds to minutes on a CPU."""
+        # The same checks Tutor.ask makes, first, so a bad call never waits for the LLM to start.
+        validate.question(question, s.max_question_chars)
+        history = validate_history(history, s.max_question_chars)
+        validate.layer(layer)
+        return tutor_ready().ask(question, history, layer=layer).to_json()
+
+    add_tool(ask, "ask", "Ask the tutor", ToolAnnotations(read_only_hint=True, open_world_hint=False))
+
+    # -- resources ----------------------------------------------------------------------------------------
+    chunks_lock = threading.Lock()
+
+    @functools.cache
+    def all_chunks() -> list[Chunk]:
+        with chunks_lock:
+            return sorted(app.store.chunks(), key=lambda c: (c.doc, c.char_start))
+
+    titles = {d.file: d.title for d in load_manifest(s.corpus_dir)}
+
+    def layer_json(n: int) -> str:
+        layer = app.taxonomy.get(n)
+        passages = [{"chunk_id": c.chunk_id, "doc": c.doc, "doc_title": titles.get(c.doc, c.doc), "text": c.text}
+                    for c in all_chunks() if c.layer == n]
+        return json.dumps({"layer": n, "name": layer.name, "label": layer.label, "summary": layer.summary,
+                           "passages": passages}, ensure_ascii=False)
+
+    def document_text(name: str) -> str:
+        spec = next((d for d in load_manifest(s.corpus_dir) if d.file == name), None)
+        if spec is None:
+            raise ResourceNotFoundError(f"There is no document {name[:80]!r}. The documents are: "
+                                        f"{', '.join('doc://' + f for f in titles)}.")
+        try:
+            text = read_document(s.corpus_dir, spec)
+        except TutorError as e:
+            raise ResourceNotFoundError(str(e)) from None
+        return text[: content_end(text, spec)]
+
+    @server.resource("layer://{n}", name="layer", title="A layer of the AI stack", mime_type="application/json",
+                     description="One layer of the stack (n = 1-14): its name, summary and every passage of the "
+                                 "documents labelled with it (chunk id, document, text).")
+    def layer_resource(n: str) -> str:
+        try:
+            return layer_json(_layer_number(n))
+        except MCPError as e:
+            raise ResourceNotFoundError(e.error.message) from None
+
+    @server.resource("doc://{name}", name="document", title="A corpus document", mime_type="text/plain",
+                     description="The text of one corpus document (the part the tutor indexes: reader comments "
+                                 "are left out).")
+    def document_resource(name: str) -> str:
+        return document_text(name)
+
+    for layer in app.taxonomy:  # listed one by one too, for clients that only browse resources/list
+        server.add_resource(FunctionResource(
+            uri=f"layer://{layer.number}", name=f"layer-{layer.number}", title=layer.label, mime_type="application/json",
+            description=f"{layer.summary} (summary and all passages, JSON)",
+            fn=functools.partial(layer_json, layer.number)))
+    for spec in load_manifest(s.corpus_dir):
+        server.add_resource(FunctionResource(
+            uri=f"doc://{spec.file}", name=spec.file, title=spec.title, mime_type="text/plain",
+            description=f"{spec.title} ({spec.kind}): the document's text as the tutor indexes it.",
+            fn=functools.partial(document_text, spec.file)))
+
+    # -- prompt ---------------------------------------------------------------------------------------------
+    @server.prompt(title="Socratic tutoring on one layer",
+                   description="Start a Socratic tutoring session on one layer of the AI stack: the assistant asks "
+                               "questions, one at a time, and grounds every fact in the tutor's documents.")
+    def socratic_session(
+        layer: Annotated[str, Field(description=f"The layer to study, 1-{N_LAYERS} (list_layers names them).")],
+    ) -> str:
+        n = _layer_number(layer)
+        lay = app.taxonomy.get(n)
+        return (
+            f"Tutor me on layer {n} of the AI technology stack, {lay.label}: {lay.summary}\n\n"
+            "Be a Socratic tutor. Ask me one question at a time, starting from what I already know, and wait for "
+            "my answer. Don't lecture: when I'm wrong or stuck, give a hint or a simpler question instead of the "
+            "answer, and build up to why this layer matters to the layers above and below it.\n\n"
+            "Ground every fact in the stack-tutor documents, never in your own memory: use the `search` tool with "
+            f"layer={n} (or the `layer://{n}` resource) to find passages, `ask` to check an answer, and "
+            f"`calculate` for any arithmetic. Cite the layer of each fact like [{lay.label}]. If the documents "
+            "don't cover something, say so.\n\n"
+            "Start with a short overview (two sentences) and your first question."
+        )
+
+    return server
+
+
+def serve(app: TutorApp, transport: Literal["stdio", "streamable-http"] = "stdio", host: str = "127.0.0.1",
+          port: int = 8765) -> None:
+    """Run the server until the client disconnects (stdio) or Ctrl-C / SIGTERM (HTTP)."""
+    server = build_server(app)
+    # Load the embedding model while the client connects, so the first search doesn't wait for it.
+    threading.Thread(target=_warm_up, args=(app,), name="tutor-warm-up", daemon=True).start()
+    if transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=host, port=port)
+
+
+def _warm_up(app: TutorApp) -> None:
+    try:
+        app.search("What is the AI stack?", k=1)
+    except Exception:  # noqa: BLE001 - the first real call reports any problem
+        log.debug("warm-up search failed", exc_info=True)
