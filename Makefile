@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: setup setup-test run test bench clean
+.PHONY: setup setup-test run test bench eval clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "stack-tutor needs Python 3.11 (set PYTHON=/path/to/python3.11)"'
@@ -55,6 +55,10 @@ bench: setup
 	$(BIN)/python benchmarks/speed.py --out docs/results/speed.json
 	$(BIN)/python benchmarks/refusal_calibration.py
 	$(BIN)/python benchmarks/agent.py
+	$(BIN)/python benchmarks/ui.py
+
+eval: setup
+	$(BIN)/tutor eval
 
 clean:
 	rm -rf $(VENV) .tutor

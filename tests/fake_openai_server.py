@@ -47,9 +47,6 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(int(MODE), {"error": {"message": f"fake {MODE}", "type": "fake"}})
         if MODE == "slow":
             time.sleep(30)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
         words = ["Hello", " there", " [1]."]
         if MODE == "echo":
             last = json.loads(body)["messages"][-1]["content"]
@@ -59,6 +56,15 @@ class Handler(BaseHTTPRequestHandler):
                 question = last.split("Question: ", 1)[-1].split("\n", 1)[0].strip()
                 words = ["You", " asked:", *[f" {w}" for w in question.split()], " [1]."]
             time.sleep(0.5)  # long enough for concurrent requests to overlap
+        if not json.loads(body or b"{}").get("stream"):  # a plain (non-streamed) completion
+            text = "".join(words)
+            return self._json(200, {"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
+                                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                                 "finish_reason": "stop"}],
+                                    "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}})
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
         for i, w in enumerate(words):
             self.wfile.write(f"data: {json.dumps(chunk(w))}\n\n".encode())
             self.wfile.flush()

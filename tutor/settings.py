@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         "documents don't cover it (calibrated in docs/benchmarks.md).",
     )
 
+    # -- the eval judge (`tutor eval`): unset, the tutor's own LLM endpoint judges --
+    judge_base_url: str | None = Field(default=None, description="An OpenAI-compatible endpoint for the RAGAS judge.")
+    judge_model: str | None = Field(default=None, description="The judge's model; unset: the first the server lists.")
+    judge_api_key: SecretStr | None = None
+    judge_timeout: float = Field(default=600.0, gt=0, le=7200, description="Seconds for one judge call.")
+
     # -- the browser UI (`tutor ui`) --
     ui_host: str = Field(default="127.0.0.1", description="Interface the UI binds; 0.0.0.0 exposes it to the network.")
     ui_port: int = Field(default=7860, ge=1, le=65535)
