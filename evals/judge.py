@@ -37,6 +37,10 @@ class Score:
     error: str | None = None
 
 
+def _all_failed(samples: list[Sample], names, why: str) -> dict[str, dict[str, Score]]:
+    return {s.id: {n: Score(None, why) for n in names} for s in samples}
+
+
 def _quiet():
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="ragas")
@@ -63,12 +67,15 @@ def _value(v) -> Score:
 def non_llm_scores(samples: list[Sample], progress: Callable[[], None] | None = None) -> dict[str, dict[str, Score]]:
     """RAGAS's string- and ID-based context precision/recall against the gold quotes and their chunks."""
     _quiet()
-    from ragas.metrics import (IDBasedContextPrecision, IDBasedContextRecall, NonLLMContextPrecisionWithReference,
-                               NonLLMContextRecall)
+    try:
+        from ragas.metrics import (IDBasedContextPrecision, IDBasedContextRecall, NonLLMContextPrecisionWithReference,
+                                   NonLLMContextRecall)
 
-    metrics = {"nonllm_context_precision": NonLLMContextPrecisionWithReference(),
-               "nonllm_context_recall": NonLLMContextRecall(),
-               "id_context_precision": IDBasedContextPrecision(), "id_context_recall": IDBasedContextRecall()}
+        metrics = {"nonllm_context_precision": NonLLMContextPrecisionWithReference(),
+                   "nonllm_context_recall": NonLLMContextRecall(),
+                   "id_context_precision": IDBasedContextPrecision(), "id_context_recall": IDBasedContextRecall()}
+    except Exception as e:  # noqa: BLE001 - a broken install must not throw away the answers already made
+        return _all_failed(samples, NON_LLM_METRICS, f"RAGAS could not be set up: {type(e).__name__}: {str(e)[:200]}")
     out: dict[str, dict[str, Score]] = {}
     for s in samples:
         row = out.setdefault(s.id, {})
@@ -109,24 +116,27 @@ def llm_scores(samples: list[Sample], base_url: str, model: str, api_key: str | 
                ) -> dict[str, dict[str, Score]]:
     """Faithfulness, answer relevancy, context precision and recall, judged by the LLM at `base_url`."""
     _quiet()
-    from langchain_openai import ChatOpenAI
-    from ragas.llms import LangchainLLMWrapper
-    from ragas.metrics import Faithfulness, LLMContextPrecisionWithReference, LLMContextRecall, ResponseRelevancy
-    from ragas.run_config import RunConfig
+    try:
+        from langchain_openai import ChatOpenAI
+        from ragas.llms import LangchainLLMWrapper
+        from ragas.metrics import Faithfulness, LLMContextPrecisionWithReference, LLMContextRecall, ResponseRelevancy
+        from ragas.run_config import RunConfig
 
-    chat = ChatOpenAI(base_url=base_url, api_key=api_key or "not-needed", model=model, temperature=0.0,
-                      timeout=timeout, max_retries=0)
-    llm = LangchainLLMWrapper(chat)
-    embeddings = _Embeddings(encode)
-    # strictness=1: one generated question per answer (llama.cpp servers return one choice per request)
-    metrics = {"faithfulness": Faithfulness(), "answer_relevancy": ResponseRelevancy(strictness=1),
-               "context_precision": LLMContextPrecisionWithReference(), "context_recall": LLMContextRecall()}
-    config = RunConfig(timeout=int(timeout), max_retries=0, max_workers=1)
-    for m in metrics.values():
-        m.llm = llm
-        if hasattr(m, "embeddings"):
-            m.embeddings = embeddings
-        m.init(config)
+        chat = ChatOpenAI(base_url=base_url, api_key=api_key or "not-needed", model=model, temperature=0.0,
+                          timeout=timeout, max_retries=0)
+        llm = LangchainLLMWrapper(chat)
+        embeddings = _Embeddings(encode)
+        # strictness=1: one generated question per answer (llama.cpp servers return one choice per request)
+        metrics = {"faithfulness": Faithfulness(), "answer_relevancy": ResponseRelevancy(strictness=1),
+                   "context_precision": LLMContextPrecisionWithReference(), "context_recall": LLMContextRecall()}
+        config = RunConfig(timeout=int(timeout), max_retries=0, max_workers=1)
+        for m in metrics.values():
+            m.llm = llm
+            if hasattr(m, "embeddings"):
+                m.embeddings = embeddings
+            m.init(config)
+    except Exception as e:  # noqa: BLE001 - a broken install must not throw away the answers already made
+        return _all_failed(samples, LLM_METRICS, f"the RAGAS judge could not be set up: {type(e).__name__}: {str(e)[:200]}")
 
     async def score_all() -> dict[str, dict[str, Score]]:
         # One event loop for every call: the judge's HTTP client is bound to the loop it was first used on.

@@ -178,3 +178,15 @@ def test_cli_rejects_bad_options_cleanly(tmp_path, netguard_log):
     thresholds.write_text("[minimum\n", encoding="utf-8")
     r = run_tutor(["eval", "--check", str(thresholds)], tmp_path / "d", netguard_log, timeout=120)
     assert r.returncode == 1 and "Cannot read the thresholds file" in r.stderr.decode()
+
+
+def test_a_broken_ragas_install_fails_the_scores_not_the_run(monkeypatch):
+    import ragas.metrics
+
+    def broken(*a, **kw):
+        raise ImportError("rapidfuzz is required for string distance")
+
+    monkeypatch.setattr(ragas.metrics, "NonLLMContextRecall", broken)
+    samples = [Sample("a", "q", "answer", ["ctx"], ["c1"], "ref", ["ctx"], ["c1"])]
+    scores = non_llm_scores(samples)["a"]
+    assert all(sc.value is None and "rapidfuzz" in sc.error for sc in scores.values())
