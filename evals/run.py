@@ -23,13 +23,12 @@ from pathlib import Path
 
 from evals import judge as judge_mod
 from evals.dataset import EvalItem
+from tutor.agent import plain_answer
 from tutor.errors import TutorError
 
 HEADLINE = ("faithfulness", "answer_relevancy", "context_precision", "context_recall", "layer_citation_accuracy",
             "citation_validity", "calc_accuracy", "refusal_accuracy", "hit_at_5")
 OURS = ("layer_citation_accuracy", "citation_validity", "calc_accuracy", "refusal_accuracy", "hit_at_5")
-_LABEL = re.compile(r"\s*\[L\d{1,2} · [^\]\n]*\]")
-_TRY_NEXT = re.compile(r"\n\nTry next: .*$", re.S)
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 
 Progress = Callable[[str, int, int], None]
@@ -57,11 +56,6 @@ class Row:
     top5: list[str] = field(default_factory=list)
     scores: dict[str, float | None] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # metric -> why it has no score
-
-
-def judged_text(answer: str) -> str:
-    """The answer as a reader judges it: without citation labels and the suggested next question."""
-    return _LABEL.sub("", _TRY_NEXT.sub("", answer)).strip()
 
 
 def numbers_in(text: str) -> list[float]:
@@ -181,7 +175,7 @@ def _samples(rows: list[Row], gold: GoldIndex) -> list[judge_mod.Sample]:
             continue
         gold_ids = gold.gold_chunks(r.item)
         out.append(judge_mod.Sample(
-            id=r.item.id, question=r.item.question, answer=judged_text(r.answer),
+            id=r.item.id, question=r.item.question, answer=plain_answer(r.answer),
             contexts=[p["text"] for p in r.passages], context_ids=[p["chunk_id"] for p in r.passages],
             reference=r.item.reference, reference_contexts=[gold.chunks[c].text for c in gold_ids],
             reference_context_ids=gold_ids))

@@ -15,7 +15,8 @@ import pytest
 from evals import dataset as ds
 from evals import report as rep
 from evals.judge import Sample, llm_scores, non_llm_scores
-from evals.run import GoldIndex, Row, aggregate, judged_text, numbers_in, score_ours
+from evals.run import GoldIndex, Row, aggregate, numbers_in, score_ours
+from tutor.agent import plain_answer
 from tutor.local_llm import free_port
 from tutor.types import Chunk
 
@@ -84,7 +85,7 @@ def test_our_metrics_on_hand_made_rows(gold):
 
 def test_answer_text_for_judging_and_numbers():
     answer = "CoWoS is packaging [L2 · Semiconductor Fabrication]. It matters [L3 · AI Chips].\n\nTry next: Why HBM?"
-    assert judged_text(answer) == "CoWoS is packaging. It matters."
+    assert plain_answer(answer) == "CoWoS is packaging. It matters."
     assert numbers_in("from $1,200.5 to 3 GPUs, -4 and 4.3x") == [1200.5, 3.0, -4.0, 4.3]
 
 

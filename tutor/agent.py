@@ -179,7 +179,7 @@ class Tutor:
         return reply
 
     def _rewrite(self, question: str, history: list[dict], usage: Counter) -> str:
-        convo = "\n".join(f"{m['role']}: {_clip(_for_history(m['content']), 400)}" for m in history[-4:]) or "(none)"
+        convo = "\n".join(f"{m['role']}: {_clip(plain_answer(m['content']), 400)}" for m in history[-4:]) or "(none)"
         msg = prompts.REWRITE.format(history=convo, question=question)
         out = self.llm.complete([{"role": "user", "content": msg}], max_tokens=60)
         _count(usage, out)
@@ -199,7 +199,7 @@ class Tutor:
         reply.passages = mapper.passages  # grows with the passages of any further search
         messages = [{"role": "system", "content": prompts.SYSTEM}]
         for m in history[-self.config.history_turns :] if self.config.history_turns else []:
-            messages.append({"role": m["role"], "content": _clip(_for_history(m["content"]), MAX_HISTORY_CHARS)})
+            messages.append({"role": m["role"], "content": _clip(plain_answer(m["content"]), MAX_HISTORY_CHARS)})
         offer_tools = needs_calculation(question)
         messages.append({"role": "user", "content": prompts.QUESTION.format(
             passages=_format_passages(mapper.passages, 1), question=question)
@@ -331,8 +331,9 @@ def validate_history(history: object, max_chars: int) -> list[dict]:
     return out
 
 
-def _for_history(text: str) -> str:
-    """An earlier message as the LLM sees it: without layer labels and the suggested question (tokens it needn't read)."""
+def plain_answer(text: str) -> str:
+    """An answer without its layer labels and suggested question: how the LLM sees an earlier message (tokens it
+    needn't read) and how the eval judge reads an answer."""
     return re.sub(r"\n+Try next: .*\Z", "", _LABEL.sub("", text), flags=re.S).strip()
 
 
