@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from tutor import prompts, validate
-from tutor.citations import CitationMapper, StreamRewriter, label
+from tutor.citations import CitationMapper, StreamRewriter, best_quote, label
 from tutor.errors import InvalidInput, TutorError
 from tutor.llm import ChatModel, Completion, ToolCallRequest
+from tutor.quiz import blank_facts
 from tutor.suggestions import Suggestions
 from tutor.tools import Toolbox, ToolError, tool_schema
 from tutor.types import Citation, Passage, Reply, ToolCall
@@ -49,6 +50,7 @@ _CALC_OP = re.compile(r"times (more|less|as)|ratio|percent|%|difference between|
                       r"how much .* per\b|what would .* cost", re.I)
 _CALC_QTY = re.compile(r"how (many|much)|total|per\b|each", re.I)
 _STANDALONE_NUMBER = re.compile(r"(?<![\w.-])\d[\d,]*(?:\.\d+)?(?!\w)")
+_ECHO = re.compile(r"\s*\((?:cite|citing) passage numbers?[^)]*\)\.?", re.I)
 _ENGLISH = frozenset("the a an is are was what why how which who does do did of to in on for and or with it this that".split())
 
 
@@ -77,11 +79,13 @@ class Tutor:
 
     # -- public API ---------------------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None, on_event: OnEvent | None = None,
-            layer: int | None = None) -> Reply:
+            layer: int | None = None, socratic: bool = False) -> Reply:
         """Answer `question` (with the conversation so far in `history`: [{"role", "content"}, ...]).
 
         `layer` (1-14) limits retrieval to one layer of the stack. `on_event(kind, payload)` receives the
-        events listed at the top of this module while the answer is produced.
+        events listed at the top of this module while the answer is produced. `socratic=True` answers a new
+        question with guiding questions and a cited hint; the learner's next message (a try) or asking for the
+        answer ("show me") gets the answer, with a word on what the try got right.
         """
         emit = on_event or (lambda kind, payload: None)
         q = validate.question(question, self.config.max_question_chars)
@@ -91,20 +95,20 @@ class Tutor:
             emit("status", "Waiting for another learner's answer to finish…")
             self._slots.acquire()
         try:
-            reply = self._answer(q, hist, emit, layer)
+            reply = self._answer(q, hist, emit, layer, socratic_turn(q, hist) if socratic else None)
         finally:
             self._slots.release()
         emit("reply", reply)
         return reply
 
     def stream(self, question: str, history: list[dict] | None = None,
-               layer: int | None = None) -> Iterator[tuple[str, object]]:
+               layer: int | None = None, socratic: bool = False) -> Iterator[tuple[str, object]]:
         """`ask` as a generator of (kind, payload) events; the last is ("reply", Reply) or ("error", TutorError)."""
         events: queue.Queue = queue.Queue()
 
         def run():
             try:
-                self.ask(question, history, lambda k, p: events.put((k, p)), layer=layer)
+                self.ask(question, history, lambda k, p: events.put((k, p)), layer=layer, socratic=socratic)
             except TutorError as e:
                 events.put(("error", e))
             except Exception as e:  # noqa: BLE001 - surface, never hang the consumer
@@ -120,7 +124,8 @@ class Tutor:
             yield kind, payload
 
     # -- the steps ----------------------------------------------------------------------------------------
-    def _answer(self, question: str, history: list[dict], outer: OnEvent, layer: int | None = None) -> Reply:
+    def _answer(self, question: str, history: list[dict], outer: OnEvent, layer: int | None = None,
+                turn: SocraticTurn | None = None) -> Reply:
         streamed: list[str] = []
 
         def emit(kind: str, payload: object) -> None:
@@ -134,12 +139,19 @@ class Tutor:
         reply = Reply(question=question, answer="")
         usage = Counter()
         timings: dict[str, float] = {}
+        asked = question  # what the learner sent; `question` becomes what is answered
+        if turn is not None:
+            reply.mode = turn.mode
+            if turn.mode == "reveal":
+                question = turn.question
 
         query = question
-        if history or not _looks_english(question):
+        # A revealed question is read in the conversation it was asked in (before its hint and the try).
+        context = history[:-2] if turn is not None and turn.mode == "reveal" and question != asked else history
+        if context or not _looks_english(question):
             emit("status", "Working out what the question refers to…")
             t = time.perf_counter()
-            query = self._rewrite(question, history, usage)
+            query = self._rewrite(question, context, usage)
             timings["rewrite_s"] = round(time.perf_counter() - t, 3)
         reply.search_query = query
 
@@ -160,15 +172,22 @@ class Tutor:
             reply.passages = passages[:3]
         else:
             shown = [p for p in passages if p.similarity is None or p.similarity >= self.config.refusal_threshold]
-            self._converse(reply, question, history, shown or passages[:1], emit, usage, timings)
+            if turn is not None and turn.mode == "hint" and self._hint(reply, question, shown or passages[:1], emit):
+                pass
+            else:
+                self._converse(reply, question, history, shown or passages[:1], emit, usage, timings, turn)
         shown_text = "".join(streamed)
         if reply.answer.startswith(shown_text):
             emit("token", reply.answer[len(shown_text):])  # e.g. the calculation line, a refusal's nearest layers
         else:
             emit("answer", reply.answer)  # the final text differs from what streamed (a repaired citation): replace it
-        if reply.suggestion is None and self.suggestions is not None:
+        if reply.mode == "hint" and not reply.refused:
+            tail = f"\n\n{prompts.HINT_TAIL}"
+            reply.answer += tail
+            emit("token", tail)
+        elif reply.suggestion is None and self.suggestions is not None:
             layers = [c.layer for c in reply.citations] or [p.layer for p in passages[:1]]
-            reply.suggestion = self.suggestions.pick(layers, exclude=[question, *[m["content"] for m in history]])
+            reply.suggestion = self.suggestions.pick(layers, exclude=[question, asked, *[m["content"] for m in history]])
         if reply.suggestion:
             tail = f"\n\nTry next: {reply.suggestion}"
             reply.answer += tail
@@ -193,17 +212,38 @@ class Tutor:
         reply.answer = ("The documents I teach from don't cover that, so I won't guess."
                         + (f" The closest topics they do cover are {nearest}." if nearest else ""))
 
+    def _hint(self, reply: Reply, question: str, shown: list[Passage], emit: OnEvent) -> bool:
+        """A Socratic hint, built in code so it never gives the answer away: a guiding question and the most
+        relevant sentence of the documents with its facts blanked out, cited. False when no sentence has
+        anything to blank (the LLM then writes the hint)."""
+        for n, p in enumerate(shown[:2], start=1):
+            quote = best_quote(p.text, question)
+            blanked = blank_facts(quote, question)
+            if blanked is None:
+                continue
+            mapper = CitationMapper(list(shown))
+            text = (f"Let's work it out together. Here is what the documents say, with the key facts left out: "
+                    f"“{blanked}” [{n}] What do you think fills the gaps, and how does that answer your question?")
+            attached = mapper.attach(text, repair=False)
+            reply.answer, reply.citations, reply.passages = attached.text.strip(), list(attached.citations), mapper.passages
+            emit("token", reply.answer)
+            return True
+        return False
+
     def _converse(self, reply: Reply, question: str, history: list[dict], shown: list[Passage], emit: OnEvent,
-                  usage: Counter, timings: dict) -> None:
+                  usage: Counter, timings: dict, turn: SocraticTurn | None = None) -> None:
         mapper = CitationMapper(list(shown))
         reply.passages = mapper.passages  # grows with the passages of any further search
-        messages = [{"role": "system", "content": prompts.SYSTEM}]
+        hint = turn is not None and turn.mode == "hint"
+        messages = [{"role": "system", "content": prompts.SOCRATIC if hint else prompts.SYSTEM}]
         for m in history[-self.config.history_turns :] if self.config.history_turns else []:
             messages.append({"role": m["role"], "content": _clip(plain_answer(m["content"]), MAX_HISTORY_CHARS)})
-        offer_tools = needs_calculation(question)
-        messages.append({"role": "user", "content": prompts.QUESTION.format(
+        offer_tools = needs_calculation(question) and not hint
+        attempt = prompts.SOCRATIC_REVEAL.format(attempt=_clip(turn.attempt, 600)) if turn and turn.attempt else ""
+        template = prompts.HINT_QUESTION if hint else prompts.QUESTION
+        messages.append({"role": "user", "content": template.format(
             passages=_format_passages(mapper.passages, 1), question=question)
-            + (prompts.CALC_NUDGE if offer_tools else "")})
+            + (prompts.CALC_NUDGE if offer_tools else "") + attempt})
         calcs: list[ToolCall] = []
         content = ""
         llm_s = 0.0
@@ -251,6 +291,7 @@ class Tutor:
                 messages.append({"role": "tool", "tool_call_id": c.id, "content": _for_model(tc)[:MAX_TOOL_RESULT_CHARS]})
             # Tools stay offered (an unchanged prompt prefix is served from llama.cpp's cache) until the last step.
         timings["llm_s"] = round(llm_s, 3)
+        content = _ECHO.sub("", content)  # small models copy the prompt's "(Cite passage numbers like [1].)"
         attached = mapper.attach(content)
         answer, citations = attached.text.strip(), list(attached.citations)
         if not answer:
@@ -288,6 +329,39 @@ class Tutor:
             text = _format_passages(new, start) if new else "No new passages (the best matches are already above)."
             return ToolCall(call.name, args, text)
         return ToolCall(call.name, args, str(value))
+
+
+# -- Socratic mode ------------------------------------------------------------------------------------------
+_REVEAL = re.compile(r"\b(show me|tell me|reveal|give up|i gave up|just (say|answer|give)|what('s| is) the answer|"
+                     r"the answer\b|answer please|i don'?t know|no idea|not sure)\b", re.I)
+
+
+@dataclass(frozen=True)
+class SocraticTurn:
+    mode: str  # "hint": guide towards the answer; "reveal": give it
+    question: str  # the question being taught (for a reveal, the one the hint was about)
+    attempt: str | None = None  # the learner's try, when this turn answers a hint
+
+
+def socratic_turn(message: str, history: list[dict]) -> SocraticTurn:
+    """Decide what a Socratic turn does. A new question gets hints. After a hint (found by the tail the tutor
+    appended to it), the learner's next message is a try or a request for the answer, unless it is plainly
+    a new question; either way the hinted question is then answered."""
+    last = history[-1] if history else None
+    hinted = last is not None and last["role"] == "assistant" and prompts.HINT_TAIL in last["content"]
+    asks = bool(_REVEAL.search(message))
+    if hinted and len(history) >= 2 and history[-2]["role"] == "user":
+        original = history[-2]["content"]
+        if asks:
+            return SocraticTurn("reveal", original)
+        if not message.rstrip().endswith("?"):
+            return SocraticTurn("reveal", original, attempt=message)
+    if asks and not message.rstrip().endswith("?") and len(message.split()) <= 6:
+        # "show me" with no hint to answer: treat it as a question about the last one, if any
+        prev = next((m["content"] for m in reversed(history) if m["role"] == "user"), None)
+        if prev:
+            return SocraticTurn("reveal", prev)
+    return SocraticTurn("hint", message)
 
 
 # -- helpers ------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from functools import cached_property
 
 from tutor import bm25, validate
 from tutor.agent import AgentConfig, Tutor
+from tutor.coach import Coach
 from tutor.embed import Embedder
 from tutor.errors import ConfigError
 from tutor.index import VectorStore
@@ -15,6 +16,7 @@ from tutor.ingest import Progress, ingest, is_current
 from tutor.layers import Taxonomy
 from tutor.llm import ChatModel, OpenAIChatModel
 from tutor.local_llm import QWEN_CODER_1_5B, LocalServer, assemble_model
+from tutor.progress import ProgressStore
 from tutor.settings import Settings
 from tutor.suggestions import Suggestions
 from tutor.tools import Toolbox
@@ -159,6 +161,13 @@ class TutorApp:
                              refusal_threshold=s.refusal_threshold, max_question_chars=s.max_question_chars,
                              max_tokens=s.llm_max_tokens, concurrency=self.llm_concurrency)
         return Tutor(self.toolbox, self.llm, config, Suggestions.load(s.corpus_dir))
+
+    @cached_property
+    def coach(self) -> Coach:
+        """Quizzes, grading, progress and the learning path (progress in <data_dir>/progress.sqlite)."""
+        s = self.settings
+        return Coach(self.taxonomy, self.store.chunks, lambda: self.llm,
+                     ProgressStore(s.data_dir / "progress.sqlite", self.taxonomy), s.learner, s.quiz_llm_questions)
 
     def close(self) -> None:
         if self._server is not None:

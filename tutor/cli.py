@@ -310,7 +310,10 @@ def _read_ask_batch(path: Path) -> list[tuple[int, dict | None, str | None]]:
               help='Print {"question", "answer", "citations", "tool_calls", "refused", "timings", ...} as JSON.')
 @click.option("--batch", "batch", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help='Answer each line of a JSONL FILE ({"question": ..., "history": [...]}), one JSON object per line.')
-def ask(question: str | None, as_json: bool, batch: Path | None) -> None:
+@click.option("--socratic", is_flag=True,
+              help='Socratic mode: guiding questions and a cited hint instead of the answer (send your try, or '
+                   '"show me", with the history to get it).')
+def ask(question: str | None, as_json: bool, batch: Path | None, socratic: bool) -> None:
     """Answer QUESTION from the documents, citing the layer of the stack each fact comes from.
 
     Uses the embedded LLM (started on 127.0.0.1, stopped on exit) unless OPENAI_BASE_URL points at an
@@ -335,9 +338,9 @@ def ask(question: str | None, as_json: bool, batch: Path | None) -> None:
         tutor = app.tutor
         if rows is None:
             if as_json:
-                click.echo(json.dumps(tutor.ask(question).to_json(), ensure_ascii=False))
+                click.echo(json.dumps(tutor.ask(question, socratic=socratic).to_json(), ensure_ascii=False))
                 return
-            reply = tutor.ask(question, on_event=_Printer(sys.stderr.isatty()))
+            reply = tutor.ask(question, on_event=_Printer(sys.stderr.isatty()), socratic=socratic)
             click.echo()
             _print_sources(reply)
             return
@@ -345,7 +348,7 @@ def ask(question: str | None, as_json: bool, batch: Path | None) -> None:
         for n, obj, err in rows:
             if err is None:
                 try:
-                    reply = tutor.ask(obj["question"], obj.get("history"))
+                    reply = tutor.ask(obj["question"], obj.get("history"), socratic=socratic)
                     click.echo(json.dumps(reply.to_json(), ensure_ascii=False))
                     continue
                 except TutorError as e:
@@ -471,18 +474,178 @@ def eval_command(subset, kinds, judge_base_url, judge_model, judge_subset, out, 
         sys.exit(3)
 
 
-CHAT_HELP = "Commands: /reset starts over, /sources shows the last answer's sources, /quit (or Ctrl-D) leaves."
+CHAT_HELP = ("Commands: /reset starts over, /sources shows the last answer's sources, /socratic switches hints-first "
+             "mode, /quit (or Ctrl-D) leaves.")
+SOCRATIC_ON = 'Socratic mode on: hints first; answer them, or say "show me" for the answer.'
+
+
+# -- tutoring: quizzes, grades, progress, the learning path --------------------------------------------------
+def _learner_option(f):
+    return click.option("--learner", default=None, metavar="NAME",
+                        help="Whose progress this counts towards (default: TUTOR_LEARNER, else 'learner').")(f)
+
+
+def _print_grade(g) -> None:
+    mark = {1.0: ("✔ Correct", "green"), 0.5: ("◐ Partly right", "yellow")}.get(g.score, ("✘ Not quite", "red"))
+    click.secho(f"{mark[0]} (score {g.score:g})", fg=mark[1], bold=True)
+    click.echo(textwrap.fill(g.feedback, 100))
 
 
 @cli.command()
-def chat() -> None:
+@click.option("--layer", type=int, default=None, help="Layer to be quizzed on (1-14; default: the recommended next layer).")
+@click.option("--n", "n", type=int, default=5, show_default=True, help="Number of questions (1-20).")
+@click.option("--kind", type=click.Choice(["mcq", "short"]), default="short", show_default=True,
+              help="mcq: multiple choice (graded exactly); short: a short written answer.")
+@_learner_option
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"items": [{"id", "layer", "question", "kind", "choices", "answer", "chunk_id", "doc", "span"}]}.')
+@click.option("--interactive/--no-interactive", default=None,
+              help="Ask the questions here and grade each answer (default: on in a terminal, off with --json or a pipe).")
+@click.option("--no-llm", is_flag=True, help="Don't let the LLM phrase questions: fill-in-the-blank of the passages (fast).")
+@click.option("--seed", type=int, default=None, hidden=True)
+def quiz(layer, n, kind, learner, as_json, interactive, no_llm, seed) -> None:
+    """Quiz yourself on a layer of the stack: questions made from the documents, each checked against its passage.
+
+    Each question comes with the id `tutor grade` takes, so answers can be graded later (items are kept in the
+    data directory). Without --layer, the quiz follows your learning path (`tutor path`).
+
+    \b
+    Examples:
+      tutor quiz --layer 3 --n 5 --kind mcq
+      tutor quiz --json > quiz.json
+      tutor grade q-1a2b3c4d5e "TSMC"
+    """
+    with _app() as app:
+        coach = app.coach
+        who = coach.learner(learner)  # bad input fails before anything loads
+        from tutor import validate
+
+        validate.layer(layer)
+        _ensure_index(app)
+        if no_llm:
+            coach.llm_questions = False
+        elif coach.llm_questions:
+            _start_llm(app)
+        if interactive is None:
+            interactive = not as_json and sys.stdin.isatty() and sys.stdout.isatty()
+        progress = None if as_json else (lambda item: _echo_err(f"  question ready: {item.question[:70]}…"))
+        if not as_json:
+            _echo_err("Writing questions from the documents…")
+        result = coach.quiz(who, layer, n, kind, on_item=progress, seed=seed)
+        if as_json:
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+            return
+        if result.chosen_by_path:
+            click.echo(textwrap.fill(f"Your learning path: {result.reason}", 100) + "\n")
+        click.secho(f"Quiz: L{result.layer} {result.layer_name} — {len(result.items)} question(s)", bold=True)
+        for k, item in enumerate(result.items, start=1):
+            click.echo(f"\n{k}. {item.question}   [{item.id}]")
+            for j, c in enumerate(item.choices or []):
+                click.echo(f"   {'ABCD'[j]}) {c}")
+            if not interactive:
+                continue
+            while True:
+                try:
+                    answer = input("your answer> ")
+                except EOFError:
+                    click.echo()
+                    return
+                try:
+                    _print_grade(coach.grade(item.id, answer, who))
+                    break
+                except TutorError as e:
+                    _echo_err(f"Error: {e}")
+        if not interactive:
+            click.echo(f'\nAnswer with: tutor grade ITEM_ID "your answer"{"" if who == app.settings.learner else f" --learner {who}"}')
+        else:
+            click.echo()
+            _print_progress(coach.progress(who), coach.next_step(who))
+
+
+@cli.command()
+@click.argument("item_id")
+@click.argument("answer")
+@_learner_option
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"item_id", "correct", "score", "feedback", "chunk_id", "span"} as JSON.')
+def grade(item_id: str, answer: str, learner: str | None, as_json: bool) -> None:
+    """Grade ANSWER to quiz item ITEM_ID against its passage, and count it towards your progress.
+
+    Multiple choice takes a letter (A-D) or the choice's text. Short answers are checked against the passage;
+    unclear ones are graded by the LLM and checked again against the passage.
+
+    \b
+    Example:
+      tutor grade q-1a2b3c4d5e "CoWoS" --json
+    """
+    from tutor.grading import validate_answer
+
+    with _app() as app:
+        coach = app.coach
+        who = coach.learner(learner)
+        item = coach.item(item_id)
+        validate_answer(answer)
+        if item.kind == "short":
+            _start_llm(app)  # an unclear short answer is graded by the LLM
+        g = coach.grade(item.id, answer, who)
+        if as_json:
+            click.echo(json.dumps(g.to_json(), ensure_ascii=False))
+            return
+        _print_grade(g)
+
+
+def _print_progress(rows: list[dict], step: dict) -> None:
+    click.secho("Your mastery of the stack (L14 at the top):", bold=True)
+    for r in reversed(rows):
+        bar = "█" * round(r["mastery"] * 20)
+        state = "mastered ✔" if r["mastered"] else (f"{r['attempts']} answer(s)" if r["attempts"] else "not started")
+        click.echo(f"  L{r['layer']:>2} {r['name'][:34]:<34} {bar:<20} {r['mastery']:>4.0%}  {state}")
+    click.echo()
+    click.secho(f"Next: L{step['layer']} {step['name']}", bold=True)
+    click.echo(textwrap.fill(step["reason"], 100))
+    click.echo(f"Quiz yourself on it: tutor quiz --layer {step['layer']}")
+
+
+@cli.command()
+@_learner_option
+@click.option("--json", "as_json", is_flag=True, help='Print [{"layer", "name", "mastery", "attempts", "mastered"}] for all 14 layers.')
+def progress(learner: str | None, as_json: bool) -> None:
+    """Show your mastery of each layer (recent answers weigh more; 3+ answers at 80 % = mastered) and what to study next."""
+    with _app() as app:
+        coach = app.coach
+        rows = coach.progress(learner)
+        if as_json:
+            click.echo(json.dumps(rows, ensure_ascii=False))
+            return
+        _print_progress(rows, coach.next_step(learner))
+
+
+@cli.command()
+@_learner_option
+@click.option("--json", "as_json", is_flag=True, help='Print {"layer", "name", "mastery", "attempts", "reason", "prerequisites"}.')
+def path(learner: str | None, as_json: bool) -> None:
+    """Recommend the next layer to study, from your mastery and the order of the stack, and say why."""
+    with _app() as app:
+        step = app.coach.next_step(learner)
+        if as_json:
+            click.echo(json.dumps(step, ensure_ascii=False))
+            return
+        click.secho(f"Next: L{step['layer']} {step['name']}", bold=True)
+        click.echo(textwrap.fill(step["reason"], 100))
+        click.echo(f"Quiz yourself on it: tutor quiz --layer {step['layer']}")
+
+
+@cli.command()
+@click.option("--socratic", is_flag=True, help="Start in Socratic mode (hints first; /socratic toggles it).")
+def chat(socratic: bool) -> None:
     """Talk with the tutor in the terminal: streamed answers, layer citations, follow-up questions.
 
     \b
     Commands inside the chat:
-      /reset    forget the conversation and start over
-      /sources  show the passages behind the last answer
-      /quit     leave (Ctrl-D works too)
+      /reset     forget the conversation and start over
+      /sources   show the passages behind the last answer
+      /socratic  switch Socratic mode (guiding questions and hints first) on or off
+      /quit      leave (Ctrl-D works too)
     """
     with _app() as app:
         _ensure_index(app)
@@ -507,6 +670,10 @@ def chat() -> None:
                 history.clear()
                 click.echo("Conversation cleared.\n")
                 continue
+            if cmd == "/socratic":
+                socratic = not socratic
+                click.echo((SOCRATIC_ON if socratic else "Socratic mode off.") + "\n")
+                continue
             if cmd == "/sources":
                 _print_sources(last) if last and last.citations else click.echo("No sources yet.")
                 click.echo()
@@ -516,7 +683,7 @@ def chat() -> None:
                 continue
             click.echo("tutor> ", nl=False)
             try:
-                last = tutor.ask(q, history, on_event=_Printer(False))
+                last = tutor.ask(q, history, on_event=_Printer(False), socratic=socratic)
             except TutorError as e:
                 click.echo()
                 _echo_err(f"Error: {e}\n")

@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     judge_api_key: SecretStr | None = None
     judge_timeout: float = Field(default=600.0, gt=0, le=7200, description="Seconds for one judge call.")
 
+    # -- tutoring (`tutor quiz`, `grade`, `progress`) --
+    learner: str = Field(default="learner", pattern=r"^[\w][\w .@+-]{0,63}$",
+                         description="Whose progress quizzes and grades count towards, unless a command names one.")
+    quiz_llm_questions: bool = Field(default=True, description="Let the LLM phrase quiz questions (checked; a "
+                                     "fill-in-the-blank of the passage is used when its question fails the checks).")
+
     # -- the browser UI (`tutor ui`) --
     ui_host: str = Field(default="127.0.0.1", description="Interface the UI binds; 0.0.0.0 exposes it to the network.")
     ui_port: int = Field(default=7860, ge=1, le=65535)

@@ -143,6 +143,7 @@ class Reply:
     timings: dict = field(default_factory=dict)
     usage: dict = field(default_factory=dict)
     passages: list[Passage] = field(default_factory=list)  # what the LLM was shown (front ends' sources panel)
+    mode: str = "answer"  # "answer"; in Socratic mode "hint" (guiding questions) or "reveal" (the answer after a try)
 
     def to_json(self) -> dict:
         return {
@@ -156,4 +157,5 @@ class Reply:
             "suggested_question": self.suggestion,
             "uncited_sentences": self.uncited,
             "usage": self.usage,
+            "mode": self.mode,
         }
