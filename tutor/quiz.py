@@ -123,7 +123,7 @@ def _blank(span: str, answer: str) -> str:
     return re.sub(rf"(?<![\w.]){re.escape(answer)}(?!\w)", "___", span, count=1)
 
 
-def blank_facts(sentence: str, keep: str, max_blanks: int = 3) -> str | None:
+def blank_facts(sentence: str, keep: str, max_blanks: int = 4) -> str | None:
     """`sentence` with its facts (figures, named things, else its longest new words) replaced by ___, except
     those `keep` (the learner's question) already names; None when nothing is left to blank."""
     spans = [(m.start(1), m.end(1)) for m in re.finditer(r"\(([^()]{3,60})\)", sentence)]  # expansions, asides
