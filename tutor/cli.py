@@ -635,6 +635,43 @@ def path(learner: str | None, as_json: bool) -> None:
         click.echo(f"Quiz yourself on it: tutor quiz --layer {step['layer']}")
 
 
+@cli.command("eval-learn")
+@click.option("--no-generation", is_flag=True, help="Only the grading agreement (skip generating quizzes on every layer).")
+@click.option("--per-layer", type=click.IntRange(1, 10), default=2, show_default=True,
+              help="Items of each kind (short, mcq) generated per layer.")
+@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Report folder (default <data dir>/eval): learn-report.json and learn-summary.md.")
+@click.option("--check", is_flag=True, help="Fail (exit 3) below the [learn] minimums in evals/thresholds.toml.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"grading": {"agreement", ...}, "generation": {"pass_rate", "llm_pass_rate", ...}} as JSON.')
+def eval_learn(no_generation: bool, per_layer: int, out: Path | None, check: bool, as_json: bool) -> None:
+    """Measure the tutoring features: grading agreement and quiz-item quality.
+
+    Grades the learner answers in evals/grading_set.jsonl (right, partly right, wrong, off-topic, prompt
+    injection, each with the expected grade) and reports the agreement; then generates quizzes on all 14
+    layers and reports the share of items that pass the mechanical checks. Uses the tutor's LLM.
+    """
+    from evals import learn
+
+    minimums = learn.learn_minimums() if check else None
+    with _app() as app:
+        _ensure_index(app)
+        _start_llm(app)
+        with _ProgressBar() as bar:
+            report = learn.run(app, generation=not no_generation, per_layer=per_layer, minimums=minimums, progress=bar)
+        out_dir = out or app.settings.data_dir / "eval"
+        learn.write(report, out_dir)
+    if as_json:
+        click.echo(json.dumps({k: ({kk: vv for kk, vv in v.items() if kk not in ("results", "examples")}
+                                   if isinstance(v, dict) else v) for k, v in report.items()}, ensure_ascii=False))
+    else:
+        click.echo(learn.summary(report))
+        click.echo(f"Report: {(out_dir / 'learn-report.json').resolve()}")
+    if report.get("gate") and not report["gate"]["passed"]:
+        _echo_err("Tutoring eval gate failed: " + "; ".join(report["gate"]["problems"]))
+        sys.exit(3)
+
+
 @cli.command()
 @click.option("--socratic", is_flag=True, help="Start in Socratic mode (hints first; /socratic toggles it).")
 def chat(socratic: bool) -> None:

@@ -111,10 +111,28 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "").rstrip(".") for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
 
 
+def _singular(text: str) -> str:
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in norm(text).split())
+
+
+def _aliases(item: QuizItem) -> list[str]:
+    """The answer and what its own span gives as the same thing: "RLAIF (Reinforcement Learning from AI Feedback)"."""
+    out = [item.answer]
+    m = re.match(rf"\s*{re.escape(item.answer)}\s*\(([^()]{{2,80}})\)", item.span)
+    alias = m.group(1).strip() if m else ""
+    if alias and not re.search(r"\d{4}|\$", alias) and (len(alias.split()) >= 2 or re.fullmatch(r"[A-Z][A-Z0-9-]{1,9}", alias)):
+        out.append(alias)  # an expansion or an acronym, not a bare qualifier such as "(Data)"
+    return out
+
+
+def _has(text: str, phrase: str) -> bool:
+    return contains(text, phrase) or contains(_singular(text), _singular(phrase))
+
+
 def _grade_short(item: QuizItem, text: str, judge: Judge | None) -> tuple[float, str, str]:
     others = [a for a in item.alternatives if not contains(item.answer, a)]
     hedged = [a for a in others if contains(text, a)]
-    has_answer = contains(text, item.answer)
+    has_answer = any(_has(text, a) for a in _aliases(item))
     if item.fact == "figure":
         want = _numbers(item.answer)
         has_answer = has_answer or (bool(want) and want <= _numbers(text) and _unit_ok(item.answer, text))
@@ -137,6 +155,9 @@ def _grade_short(item: QuizItem, text: str, judge: Judge | None) -> tuple[float,
         return 0.0, "match", ""
     if score > 0 and _INJECTION.search(text):
         return 0.0, "llm-checked", "the answer tries to instruct the grader"
+    want = content_words(_singular(item.answer))
+    if score >= 1 and want and len(want & content_words(_singular(text))) < len(want) and item.fact == "term":
+        score = 0.5  # a term named only in part ("multimodal AI" for "Multimodal and embodied AI") is partly right
     if score >= 1 and not (content_words(item.answer) & own) and len(relevant) < 2:
         score = 0.5  # credit beyond "partly" needs the answer's own words or two of the span's
     return score, "llm", missing

@@ -112,10 +112,16 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
+_LABEL_WORDS = frozenset("key vs vs. versus against why how what best practices practice reality difference differences "
+                         "advantage advantages overview challenges challenge impact trends trend benefits risks example "
+                         "examples lesson lessons takeaway takeaways insight insights summary note status outlook".split())
+
+
 def _is_term(term: str) -> bool:
     """A technical term (CoWoS, Chunked Prefill, FP16 / BF16), not a list label such as "Key insight"."""
     words = term.split()
     return (len(term) >= 2 and len(words) <= 5 and words[0].lower() not in _STOP
+            and not any(w.lower().strip(".:") in _LABEL_WORDS for w in words)
             and (any(ch.isupper() for ch in term[1:]) or any(ch.isdigit() for ch in term)))
 
 
