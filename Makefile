@@ -56,6 +56,8 @@ bench: setup
 	$(BIN)/python benchmarks/refusal_calibration.py
 	$(BIN)/python benchmarks/agent.py
 	$(BIN)/python benchmarks/ui.py
+	$(BIN)/python benchmarks/learn.py
+	$(BIN)/tutor eval-learn --out docs/results/learn
 
 eval: setup
 	$(BIN)/tutor eval

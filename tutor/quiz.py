@@ -114,13 +114,14 @@ def _sentences(text: str) -> list[str]:
 
 _LABEL_WORDS = frozenset("key vs vs. versus against why how what best practices practice reality difference differences "
                          "advantage advantages overview challenges challenge impact trends trend benefits risks example "
-                         "examples lesson lessons takeaway takeaways insight insights summary note status outlook".split())
+                         "examples lesson lessons takeaway takeaways insight insights summary note status outlook dynamic dynamics "
+                         "strategy strategies message future today state landscape".split())
 
 
 def _is_term(term: str) -> bool:
     """A technical term (CoWoS, Chunked Prefill, FP16 / BF16), not a list label such as "Key insight"."""
     words = term.split()
-    return (len(term) >= 2 and len(words) <= 5 and words[0].lower() not in _STOP
+    return (len(term) >= 2 and len(words) <= 5 and words[0].lower() not in _STOP and any(ch.isalpha() for ch in term)
             and not any(w.lower().strip(".:") in _LABEL_WORDS for w in words)
             and (any(ch.isupper() for ch in term[1:]) or any(ch.isdigit() for ch in term)))
 
@@ -249,6 +250,8 @@ def check_question(question: str, fact: Fact) -> str | None:
                            r"by how)", q, re.I) is not None
     if fact.fact == "figure" and not asks_amount and not re.search(r"\b(what|which) (is|was|are|were) the\b", q, re.I):
         return "does not ask for a figure"
+    if fact.fact == "figure" and re.search(r"\b(name|named|called|who|which (company|companies|firm|country))\b", q, re.I):
+        return "asks for a name, the answer is a figure"
     if fact.fact != "figure" and asks_amount:
         return "asks for a figure, the answer is a name"
     return None
