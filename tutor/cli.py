@@ -585,9 +585,7 @@ def grade(item_id: str, answer: str, learner: str | None, as_json: bool) -> None
         who = coach.learner(learner)
         item = coach.item(item_id)
         validate_answer(answer)
-        if item.kind == "short":
-            _start_llm(app)  # an unclear short answer is graded by the LLM
-        g = coach.grade(item.id, answer, who)
+        g = coach.grade(item.id, answer, who)  # the LLM starts only if an unclear short answer needs it
         if as_json:
             click.echo(json.dumps(g.to_json(), ensure_ascii=False))
             return

@@ -8,7 +8,10 @@ Tools:
   * `search`, `calculate`, `list_layers` are the agent's own `Toolbox` methods (`search_corpus`,
     `calculator`, `list_layers`), registered under MCP names: their descriptions, parameter
     descriptions and checks are declared once, in `tutor/tools.py`.
-  * `ask` is `Tutor.ask` (the cited answer `tutor ask --json` prints), with a typed history.
+  * `ask` is `Tutor.ask` (the cited answer `tutor ask --json` prints), with a typed history and Socratic mode.
+  * `quiz`, `grade`, `progress` are the tutoring service (`TutorApp.coach`): quizzes checked against their
+    passages, grades that cite the span, per-layer mastery and the learning path (what `tutor quiz`,
+    `tutor grade` and `tutor progress` print with --json).
 Resources: `layer://{n}` (a layer's summary and all its passages, JSON) and `doc://{name}` (a corpus
 document's text), each also listed one by one. Prompt: `socratic_session(layer)`.
 
@@ -52,9 +55,13 @@ INSTRUCTIONS = (
     "stack-tutor teaches the 14 layers of the AI technology stack (1 raw materials ... 14 applications) from a "
     "fixed set of documents, offline. `ask` answers a question with citations to the layer each fact comes "
     "from, or says the documents don't cover it; `search` returns the passages themselves; `calculate` does "
-    "exact arithmetic; `list_layers` shows the layers. Read `layer://{n}` for everything on one layer and "
+    "exact arithmetic; `list_layers` shows the layers. `quiz` makes a quiz on a layer, `grade` grades the learner's "
+    "answer against its passage (and counts it towards their mastery), `progress` shows per-layer mastery and "
+    "the next layer to study. Read `layer://{n}` for everything on one layer and "
     "`doc://{name}` for a whole document. The `socratic_session` prompt tutors a learner on one layer."
 )
+LEARNER_FIELD = Field(description="Whose progress this counts towards (1-64 letters, digits, spaces, . _ @ + -); "
+                                  "omit for the server's default learner.")
 _READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
@@ -176,6 +183,10 @@ def build_server(app: TutorApp) -> MCPServer:
             description="The conversation so far, oldest first, so follow-ups like 'and how much power does it "
                         "draw?' are understood. Omit for a new conversation.")] = [],  # noqa: B006 - never mutated
         layer: Annotated[int | None, Field(description="Only use passages of this layer (1-14); omit for all.")] = None,
+        socratic: Annotated[bool, Field(
+            description="Socratic mode: a new question gets a guiding question and a cited hint instead of the answer "
+                        "(mode: hint); send the learner's try, or 'show me', with the history to get the answer "
+                        "(mode: reveal).")] = False,
     ) -> dict[str, Any]:
         """Ask the tutor a question about the AI technology stack. It answers only from its documents and cites
         the layer each fact comes from ([L3 · AI Chips & Accelerators]), using the calculator for arithmetic;
@@ -188,9 +199,65 @@ def build_server(app: TutorApp) -> MCPServer:
         validate.question(question, s.max_question_chars)
         history = validate_history(history, s.max_question_chars)
         validate.layer(layer)
-        return tutor_ready().ask(question, history, layer=layer).to_json()
+        return tutor_ready().ask(question, history, layer=layer, socratic=socratic).to_json()
 
     add_tool(ask, "ask", "Ask the tutor", ToolAnnotations(read_only_hint=True, open_world_hint=False))
+
+    # -- tutoring: quizzes, grades, progress ----------------------------------------------------------------
+
+    def quiz(
+        layer: Annotated[int | None, Field(description="Layer to quiz on (1-14); omit to follow the learner's "
+                                                       "learning path (the recommended next layer).")] = None,
+        n: Annotated[int, Field(description="Number of questions, 1-20.")] = 5,
+        kind: Annotated[Literal["short", "mcq"], Field(
+            description="short: the learner writes a short answer; mcq: four choices, graded exactly.")] = "short",
+        learner: Annotated[str | None, LEARNER_FIELD] = None,
+    ) -> dict[str, Any]:
+        """Make a quiz on one layer of the AI stack from the tutor's documents. Every item was checked against the
+        passage that answers it (its `span`, verbatim in chunk `chunk_id`). Items are stored, so `grade` works
+        on their `id` later, from any session.
+
+        Returns {"items": [{"id", "layer", "question", "kind", "choices" (list or null), "answer", "chunk_id",
+        "doc", "span"}], "layer", "layer_name", "reason" (why this layer, when the learning path chose it)}.
+        Show the learner only the question (and choices): `answer` and `span` give the answer away, so keep
+        them for after `grade`. Takes a few seconds per question with the embedded LLM."""
+        if app.settings.quiz_llm_questions:
+            try:
+                tutor_ready()
+            except TutorError as e:  # questions fall back to fill-in-the-blanks of their passages
+                log.warning("No LLM for quiz questions (%s); using fill-in-the-blank questions.", e)
+        result = app.coach.quiz(learner, layer, n, kind)
+        return {**result.to_json(), "layer": result.layer, "layer_name": result.layer_name,
+                "reason": result.reason or None}
+
+    def grade(
+        item_id: Annotated[str, Field(description="The quiz item's id, as `quiz` returned it (q-1a2b3c4d5e).")],
+        answer: Annotated[str, Field(description="The learner's answer in their words; for mcq a letter A-D or the "
+                                                 "choice's text. At most 2,000 characters.")],
+        learner: Annotated[str | None, LEARNER_FIELD] = None,
+    ) -> dict[str, Any]:
+        """Grade a learner's answer to a quiz item against the passage that answers it, and record it in their
+        per-layer mastery. Multiple choice is graded exactly; a short answer in code when it is clear, else by
+        the LLM with the passage, checked again against it (instructions inside an answer earn nothing).
+
+        Returns {"item_id", "correct", "score" (0, 0.5 or 1), "feedback" (what was missing, quoting the span
+        with its layer citation), "chunk_id", "span"}."""
+        return app.coach.grade(item_id, answer, learner).to_json()
+
+    def progress(learner: Annotated[str | None, LEARNER_FIELD] = None) -> dict[str, Any]:
+        """A learner's mastery of each of the 14 layers and the next layer to study.
+
+        Returns {"layers": [{"layer", "name", "mastery" (0-1; recent answers weigh more), "attempts",
+        "mastered" (3+ answers at 80 %)}], "next_step": {"layer", "name", "mastery", "attempts", "reason",
+        "prerequisites"}}. The path follows the order of the stack (chips before networking before data
+        centers; architectures before alignment before serving)."""
+        return {"layers": app.coach.progress(learner), "next_step": app.coach.next_step(learner)}
+
+    add_tool(quiz, "quiz", "Make a quiz", ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                                           idempotent_hint=False, open_world_hint=False))
+    add_tool(grade, "grade", "Grade an answer", ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                                                  idempotent_hint=False, open_world_hint=False))
+    add_tool(progress, "progress", "Learner progress")
 
     # -- resources ----------------------------------------------------------------------------------------
     chunks_lock = threading.Lock()
@@ -261,9 +328,12 @@ def build_server(app: TutorApp) -> MCPServer:
             "my answer. Don't lecture: when I'm wrong or stuck, give a hint or a simpler question instead of the "
             "answer, and build up to why this layer matters to the layers above and below it.\n\n"
             "Ground every fact in the stack-tutor documents, never in your own memory: use the `search` tool with "
-            f"layer={n} (or the `layer://{n}` resource) to find passages, `ask` to check an answer, and "
-            f"`calculate` for any arithmetic. Cite the layer of each fact like [{lay.label}]. If the documents "
-            "don't cover something, say so.\n\n"
+            f"layer={n} (or the `layer://{n}` resource) to find passages, `ask` with socratic=true for a cited "
+            f"hint (and with my try in the history for the answer), and `calculate` for any arithmetic. Cite the "
+            f"layer of each fact like [{lay.label}]. If the documents don't cover something, say so.\n\n"
+            f"To check what I've learned, use `quiz` with layer={n} and show me one question at a time (never its "
+            "answer or span before I reply), then `grade` my answer and tell me the feedback. `progress` shows my "
+            "mastery and the next layer to study.\n\n"
             "Start with a short overview (two sentences) and your first question."
         )
 
