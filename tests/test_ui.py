@@ -10,9 +10,12 @@ Two servers:
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -265,6 +268,80 @@ def test_help_explains_the_options(netguard_log):
 
 
 # -- a UI on embedded defaults: a real answer over the API and in a real browser -----------------------------
+# -- the Learn view and Socratic mode (echo LLM: quiz questions fall back to fill-in-the-blanks) ------------------
+def _item_id(question_html: str) -> str:
+    m = re.search(r"Item (q-[0-9a-f]{10})", question_html)
+    assert m, question_html
+    return m.group(1)
+
+
+def _stored_item(data_dir: Path, item_id: str):
+    from tutor.layers import Taxonomy
+    from tutor.progress import ProgressStore
+
+    return ProgressStore(data_dir / "progress.sqlite", Taxonomy.load(ROOT / "corpus")).item(item_id)
+
+
+def _attempts(data_dir: Path, learner: str) -> int:
+    with sqlite3.connect(data_dir / "progress.sqlite") as db:
+        return db.execute("SELECT count(*) FROM attempts WHERE learner = ?", (learner,)).fetchone()[0]
+
+
+def test_learn_quiz_grades_with_the_cited_span_and_progress_survives_a_restart(session_index, tmp_path, netguard_log,
+                                                                              fake_llm):
+    data = tmp_path / "data"
+    shutil.copytree(session_index, data)
+    env = {"OPENAI_BASE_URL": f"http://127.0.0.1:{fake_llm.port}/v1", "TUTOR_LLM_TIMEOUT": "20"}
+    server = start_ui(data, netguard_log, env, tmp_path / "ui1.log")
+    try:
+        c = server.client()
+        job = c.submit("ada", "L3 · AI Chips & Accelerators", "mcq", 2, api_name="/quiz")
+        question, choices, _answer, _fb, mastery, step = job.result(timeout=300)
+        assert any("Writing question" in str(o[0]) for o in job.outputs()), "quiz generation shows progress"
+        assert "Question 1 of 2" in question and "L3 · AI Chips &amp; Accelerators" in question
+        item = _stored_item(data, _item_id(question))
+        shown = [ch[0] for ch in choices["choices"]]
+        assert sorted(shown) == sorted(item.choices) and choices["visible"]
+        assert "Next: " not in step and "L1 · Raw Materials" in step  # the path for a new learner
+
+        fb, mastery, step = c.predict(None, "", api_name="/grade")  # nothing chosen: an error, nothing recorded
+        assert "tutor-error" in fb and "empty" in fb and _attempts(data, "ada") == 0
+        fb, mastery, step = c.predict(item.answer, "", api_name="/grade")
+        assert "Correct" in fb and html.escape(item.span) in fb and "cite-chip" in fb and "L3 · AI Chips" in fb
+        assert re.search(r'id="m-3".*?1 answer<', mastery) and _attempts(data, "ada") == 1
+
+        question2, choices2, *_ = c.predict(api_name="/next_question")
+        item2 = _stored_item(data, _item_id(question2))
+        assert "Question 2 of 2" in question2 and item2.id != item.id
+        wrong = next(ch for ch in item2.choices if ch != item2.answer)
+        fb, mastery, *_ = c.predict(wrong, "", api_name="/grade")
+        assert "Not quite" in fb and html.escape(item2.answer) in fb and re.search(r'id="m-3".*?2 answers<', mastery)
+        done, *_ = c.predict(api_name="/next_question")
+        assert "Quiz finished: 1 of 2 right" in done
+
+        # another session, another learner: its own quiz and progress
+        other = server.client()
+        mastery_b, _ = other.predict("bob", api_name="/progress")
+        assert re.search(r'id="m-3".*?0 answers<', mastery_b)
+        bad, _ = other.predict("../etc", api_name="/progress")
+        assert "tutor-error" in bad and "learner name" in bad
+    finally:
+        assert server.stop() == 0
+    server = start_ui(data, netguard_log, env, tmp_path / "ui2.log")  # the same data dir, a new process
+    try:
+        mastery, step = server.client().predict("ada", api_name="/progress")
+        assert re.search(r'id="m-3".*?2 answers<', mastery) and "L1 · Raw Materials" in step
+    finally:
+        assert server.stop() == 0
+
+
+def test_socratic_switch_gives_a_cited_hint_first(echo_ui):
+    job = echo_ui.client().submit("What is CoWoS packaging?", "All layers", None, None, True, api_name="/respond")
+    chat, sources, _box = job.result(timeout=300)
+    answer = text_of(chat[-1])
+    assert "___" in answer and "show me" in answer and 'class="cite-chip' in answer and "You asked" not in answer
+
+
 @pytest.fixture(scope="module")
 def real_ui(session_index, tmp_path_factory, netguard_log, model_file):
     data = tmp_path_factory.mktemp("ui-real")
@@ -379,6 +456,24 @@ def test_browser_end_to_end(real_ui, chromium):
     other.wait_for_timeout(1000)
     assert other.locator("#chat .cite-chip").count() == 0 and other.locator("#sources .src-card").count() == 0
     other.close()
+
+    # the Learn view: a quiz on L3, a graded answer with its cited span, the mastery chart and the next step
+    page.get_by_role("tab", name="Learn").click()
+    page.wait_for_selector("#mastery .m-row", timeout=30_000)
+    assert page.locator("#mastery .m-row").count() == 14 and "Raw Materials" in page.inner_text("#next-step")
+    page.click("#quiz-layer input")
+    page.get_by_role("option", name="L3 · AI Chips & Accelerators").click()
+    page.click("#new-quiz")
+    page.wait_for_selector("#quiz-choices input[type=radio]", timeout=300_000)
+    assert "Question 1 of 3" in page.inner_text("#quiz-question")
+    page.click("#check")  # nothing chosen yet: an error, nothing counted
+    page.wait_for_selector("#quiz-feedback .tutor-error", timeout=30_000)
+    page.locator("#quiz-choices label").first.click()
+    page.click("#check")
+    page.wait_for_selector("#quiz-feedback .verdict", timeout=120_000)
+    assert page.locator("#quiz-feedback blockquote.span .cite-chip").inner_text().startswith("L3 ·")
+    page.wait_for_function("() => document.querySelector('#m-3').innerText.includes('1 answer')", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "05-learn.png"))
     page.close()
     assert not outside, f"the page reached outside the tutor: {outside[:5]}"
     assert not errors, errors

@@ -1,11 +1,16 @@
 """The browser UI: a thin Gradio layer over `TutorApp` (no retrieval or prompt logic lives here).
 
-Layout: the stack map (14 layers, bottom to top) on the left, the chat in the middle, the sources of
-each answer on the right. Each browser session keeps its own conversation in `gr.State`.
+Two tabs. Chat: the stack map (14 layers, bottom to top) on the left, the chat in the middle (with a
+Socratic-mode switch), the sources of each answer on the right. Learn: a quiz on a layer, one question at a
+time, graded against its passage (shown, cited), the learner's mastery over the stack and the next layer
+to study (`TutorApp.coach`). Each browser session keeps its own conversation and quiz in `gr.State`.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
@@ -19,6 +24,21 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 N_EXAMPLES = 4
 EXAMPLE_LAYERS = (3, 2, 12, 5)  # first-visit questions: chips, fabs, serving, power
 ALL_LAYERS = "All layers"
+RECOMMENDED = "Recommended next"
+
+
+@dataclass
+class QuizState:
+    """One browser session's quiz: its items (answers stay server-side), where the learner is, and the grades."""
+
+    learner: str = ""
+    items: list = field(default_factory=list)
+    pos: int = 0
+    graded: dict = field(default_factory=dict)  # item id -> Grade
+
+    @property
+    def current(self):
+        return self.items[self.pos] if 0 <= self.pos < len(self.items) else None
 
 
 def _theme() -> gr.themes.Base:
@@ -58,10 +78,11 @@ def build(app: TutorApp) -> gr.Blocks:
 
     scopes = {ALL_LAYERS: None, **{render.scope_label(layer): layer.number for layer in layers}}
 
-    def respond(message: str, scope: str, session: Session | None, selected: int | None):
+    def respond(message: str, scope: str, session: Session | None, selected: int | None, socratic: bool = False):
         """Ask the tutor; streams the answer into the chat, then fills the sources panel and marks the map.
 
         `scope` is "All layers" or one layer ("L3 · AI Chips & Accelerators"): retrieval searches only there.
+        `socratic`: hints first; the learner's next message (a try, or "show me") gets the answer.
         """
         session = session or Session()
         text = message if isinstance(message, str) else ""
@@ -76,7 +97,7 @@ def build(app: TutorApp) -> gr.Blocks:
         yield session.chat, gr.skip(), "", session, *skip_map
         answer = ""
         reply = error = None
-        for kind, payload in app.tutor.stream(text, session.history, layer=layer):
+        for kind, payload in app.tutor.stream(text, session.history, layer=layer, socratic=bool(socratic)):
             if kind == "status" and not answer:
                 session.chat[-1] = {"role": "assistant", "content": render.status_html(payload)}
             elif kind == "token":
@@ -131,6 +152,95 @@ def build(app: TutorApp) -> gr.Blocks:
     def status() -> str:
         return render.status_line(app.describe())
 
+    # -- the Learn view -------------------------------------------------------------------------------------
+    coach = app.coach
+    quiz_layers = {RECOMMENDED: None, **{render.scope_label(layer): layer.number for layer in layers}}
+
+    def board(learner: str):
+        """The mastery chart and the next step for `learner` (or an error where the chart goes)."""
+        try:
+            return render.mastery_html(coach.progress(learner)), render.next_step_html(coach.next_step(learner))
+        except TutorError as e:
+            return render.quiz_error_html(e), ""
+
+    def show(state: QuizState):
+        """The current question and the right answer widget (choices or a text box)."""
+        item = state.current
+        if item is None:
+            return (render.quiz_status_html("Pick a layer and start a quiz."), gr.Radio(visible=False, value=None),
+                    gr.Textbox(visible=False, value=""))
+        q = render.quiz_question_html(item, state.pos + 1, len(state.items), by_number[item.layer].label)
+        if item.kind == "mcq":
+            return q, gr.Radio(choices=item.choices, value=None, visible=True), gr.Textbox(visible=False, value="")
+        return q, gr.Radio(visible=False, value=None), gr.Textbox(visible=True, value="")
+
+    def new_quiz(learner: str, layer_choice: str, kind: str, n: float, state: QuizState | None):
+        """Generate a quiz, showing progress as each question is ready (the LLM phrases them: seconds each)."""
+        state = state or QuizState()
+        count = int(n or 3)
+        events: queue.Queue = queue.Queue()
+
+        def work():
+            try:
+                events.put(("done", coach.quiz(learner, quiz_layers.get(layer_choice), count, kind,
+                                               on_item=lambda item: events.put(("item", item)))))
+            except TutorError as e:
+                events.put(("error", e))
+            except Exception as e:  # noqa: BLE001 - shown, never a dead page
+                events.put(("error", TutorError(f"Unexpected {type(e).__name__}: {str(e)[:200]}.", "Try again.")))
+
+        threading.Thread(target=work, daemon=True, name="quiz").start()
+        ready = 0
+        yield (render.quiz_status_html(f"Writing question 1 of {count} from the documents…"), gr.skip(), gr.skip(),
+               "", state, gr.skip(), gr.skip())
+        while True:
+            kind_, payload = events.get()
+            if kind_ == "item":
+                ready += 1
+                if ready < count:
+                    yield (render.quiz_status_html(f"Writing question {ready + 1} of {count}…"), gr.skip(), gr.skip(),
+                           gr.skip(), state, gr.skip(), gr.skip())
+                continue
+            if kind_ == "error":
+                yield (render.quiz_error_html(payload), gr.skip(), gr.skip(), gr.skip(), state, gr.skip(), gr.skip())
+                return
+            quiz = payload
+            state = QuizState(learner=quiz.learner, items=quiz.items)
+            note = f"Your learning path chose this layer. {quiz.reason}" if quiz.chosen_by_path else ""
+            yield (*show(state), render.quiz_status_html(note) if note else "", state, *board(quiz.learner))
+            return
+
+    def check(choice: str | None, answer: str, state: QuizState | None):
+        """Grade the current answer; an unusable answer is an error shown here, the answer stays and nothing counts."""
+        state = state or QuizState()
+        item = state.current
+        if item is None:
+            return render.quiz_error_html("Start a quiz first."), gr.skip(), gr.skip(), state
+        given = choice if item.kind == "mcq" else answer
+        try:
+            grade = coach.grade(item.id, given if given is not None else "", state.learner)
+        except TutorError as e:
+            return render.quiz_error_html(e), gr.skip(), gr.skip(), state
+        state.graded[item.id] = grade
+        return render.feedback_html(grade, titles.get(item.doc, item.doc)), *board(state.learner), state
+
+    def next_question(state: QuizState | None):
+        state = state or QuizState()
+        if state.items and state.pos < len(state.items) - 1:
+            state.pos += 1
+            return (*show(state), "", state)
+        done = sum(g.correct for g in state.graded.values())
+        msg = (f"Quiz finished: {done} of {len(state.items)} right. Start another one, or take the recommended next step."
+               if state.items else "Pick a layer and start a quiz.")
+        return render.quiz_status_html(msg), gr.Radio(visible=False, value=None), gr.Textbox(visible=False), "", state
+
+    def follow_path(learner: str):
+        try:
+            step = coach.next_step(learner)
+        except TutorError:
+            return RECOMMENDED
+        return render.scope_label(by_number[step["layer"]])
+
     with gr.Blocks(title="Stack Tutor · learn the AI stack", fill_width=True) as demo:
         session = gr.State(None)
         selected = gr.State(None)
@@ -139,45 +249,76 @@ def build(app: TutorApp) -> gr.Blocks:
                     "<p>Learn the 14 layers of the AI stack, from raw materials to applications. "
                     "Every answer cites the layer it comes from.</p></div></div>")
             status_html = gr.HTML(status(), elem_id="status")
-        with gr.Row(elem_id="main", equal_height=False):
-            with gr.Column(scale=2, min_width=250, elem_id="stack-col"):
-                gr.HTML('<div class="panel-title">The stack</div><div class="legend"><span class="g-app">applications'
-                        '</span><span class="g-model">models</span><span class="g-sys">systems</span>'
-                        '<span class="g-hw">hardware</span></div>')
-                layer_buttons = [gr.Button(render.layer_button_label(lay), size="sm", elem_id=f"layer-{lay.number}",
-                                           elem_classes=render.layer_classes(lay.number, set(), None))
-                                 for lay in reversed(layers)]
-                detail = gr.Markdown(render.layer_detail_md(None, 0, False), elem_id="layer-detail",
-                                     sanitize_html=True)
-                with gr.Column(visible=False, elem_id="layer-actions") as layer_actions:
-                    ask_layer = gr.Button("Ask about this layer", size="sm", variant="secondary", elem_id="ask-layer")
-                    only_layer = gr.Button("Search only this layer", size="sm", variant="secondary",
-                                           elem_id="only-layer")
-            with gr.Column(scale=5, min_width=420, elem_id="chat-col"):
-                chatbot = gr.Chatbot(label="Conversation", elem_id="chat", height=600, show_label=False,
-                                     buttons=["copy"],
-                                     placeholder=("### Ask me about the AI stack\nHow chips are made, why networking "
-                                                  "limits training, what inference costs… I answer from three "
-                                                  "documents and cite the layer behind every fact."),
-                                     examples=_examples(app), feedback_options=None, sanitize_html=True,
-                                     layout="bubble", autoscroll=True)
-                with gr.Row(elem_id="composer"):
-                    box = gr.Textbox(label="Question", placeholder="Ask a question about any layer of the AI stack…",
-                                     show_label=False,
-                                     lines=1, max_lines=6, scale=8, container=False, elem_id="question",
-                                     autofocus=True, submit_btn=False)
-                    send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="send")
-                with gr.Row(elem_id="composer-options"):
-                    scope = gr.Dropdown([(f"Search: {x}", x) for x in scopes], value=ALL_LAYERS,
-                                        label="Search in", elem_id="scope", scale=3, min_width=200, container=False)
-                    reset = gr.Button("New chat", variant="secondary", scale=1, min_width=100,
-                                      elem_id="reset")
-            with gr.Column(scale=3, min_width=320, elem_id="sources-col"):
-                gr.HTML('<div class="panel-title">Sources</div>')
-                sources = gr.HTML(render.sources_html(None, titles), label="Sources", elem_id="sources", padding=False)
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab("Chat", id="chat-tab", elem_id="chat-tab"):
+                with gr.Row(elem_id="main", equal_height=False):
+                    with gr.Column(scale=2, min_width=250, elem_id="stack-col"):
+                        gr.HTML('<div class="panel-title">The stack</div><div class="legend"><span class="g-app">applications'
+                                '</span><span class="g-model">models</span><span class="g-sys">systems</span>'
+                                '<span class="g-hw">hardware</span></div>')
+                        layer_buttons = [gr.Button(render.layer_button_label(lay), size="sm", elem_id=f"layer-{lay.number}",
+                                                   elem_classes=render.layer_classes(lay.number, set(), None))
+                                         for lay in reversed(layers)]
+                        detail = gr.Markdown(render.layer_detail_md(None, 0, False), elem_id="layer-detail",
+                                             sanitize_html=True)
+                        with gr.Column(visible=False, elem_id="layer-actions") as layer_actions:
+                            ask_layer = gr.Button("Ask about this layer", size="sm", variant="secondary", elem_id="ask-layer")
+                            only_layer = gr.Button("Search only this layer", size="sm", variant="secondary",
+                                                   elem_id="only-layer")
+                    with gr.Column(scale=5, min_width=420, elem_id="chat-col"):
+                        chatbot = gr.Chatbot(label="Conversation", elem_id="chat", height=600, show_label=False,
+                                             buttons=["copy"],
+                                             placeholder=("### Ask me about the AI stack\nHow chips are made, why networking "
+                                                          "limits training, what inference costs… I answer from three "
+                                                          "documents and cite the layer behind every fact."),
+                                             examples=_examples(app), feedback_options=None, sanitize_html=True,
+                                             layout="bubble", autoscroll=True)
+                        with gr.Row(elem_id="composer"):
+                            box = gr.Textbox(label="Question", placeholder="Ask a question about any layer of the AI stack…",
+                                             show_label=False,
+                                             lines=1, max_lines=6, scale=8, container=False, elem_id="question",
+                                             autofocus=True, submit_btn=False)
+                            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="send")
+                        with gr.Row(elem_id="composer-options"):
+                            scope = gr.Dropdown([(f"Search: {x}", x) for x in scopes], value=ALL_LAYERS,
+                                                label="Search in", elem_id="scope", scale=3, min_width=200, container=False)
+                            socratic = gr.Checkbox(False, label="Socratic mode (hints first)", elem_id="socratic",
+                                                   scale=2, min_width=160, container=False)
+                            reset = gr.Button("New chat", variant="secondary", scale=1, min_width=100,
+                                              elem_id="reset")
+                    with gr.Column(scale=3, min_width=320, elem_id="sources-col"):
+                        gr.HTML('<div class="panel-title">Sources</div>')
+                        sources = gr.HTML(render.sources_html(None, titles), label="Sources", elem_id="sources", padding=False)
+            with gr.Tab("Learn", id="learn-tab", elem_id="learn-tab"):
+                with gr.Row(elem_id="learn", equal_height=False):
+                    with gr.Column(scale=5, min_width=420, elem_id="quiz-col"):
+                        with gr.Row(elem_id="quiz-options"):
+                            learner = gr.Textbox(app.settings.learner, label="Learner", elem_id="learner", scale=2,
+                                                 max_lines=1, min_width=140)
+                            quiz_layer = gr.Dropdown(list(quiz_layers), value=RECOMMENDED, label="Layer",
+                                                     elem_id="quiz-layer", scale=3, min_width=200)
+                            quiz_kind = gr.Radio([("Short answer", "short"), ("Multiple choice", "mcq")], value="mcq",
+                                                 label="Kind", elem_id="quiz-kind", scale=2, min_width=200)
+                            quiz_n = gr.Number(3, label="Questions", minimum=1, maximum=10, precision=0,
+                                               elem_id="quiz-n", scale=1, min_width=90)
+                        new_quiz_btn = gr.Button("New quiz", variant="primary", elem_id="new-quiz")
+                        question = gr.HTML(render.quiz_status_html("Pick a layer and start a quiz."),
+                                           elem_id="quiz-question", padding=False)
+                        choices = gr.Radio([], label="Your answer", visible=False, elem_id="quiz-choices")
+                        answer = gr.Textbox(label="Your answer", visible=False, elem_id="quiz-answer", max_lines=4,
+                                            placeholder="Type your answer (a guess is fine)…")
+                        with gr.Row():
+                            check_btn = gr.Button("Check answer", variant="primary", elem_id="check")
+                            next_btn = gr.Button("Next question", variant="secondary", elem_id="next-question")
+                        feedback = gr.HTML("", elem_id="quiz-feedback", padding=False)
+                    with gr.Column(scale=4, min_width=360, elem_id="progress-col"):
+                        mastery0, step0 = board(app.settings.learner)
+                        next_step = gr.HTML(step0, elem_id="next-step", padding=False)
+                        follow = gr.Button("Quiz me on it", size="sm", variant="secondary", elem_id="quiz-next-step")
+                        mastery = gr.HTML(mastery0, elem_id="mastery", padding=False)
 
         outputs = [chatbot, sources, box, session, *layer_buttons]
-        ask = dict(fn=respond, inputs=[box, scope, session, selected], outputs=outputs,
+        ask = dict(fn=respond, inputs=[box, scope, session, selected, socratic], outputs=outputs,
                    concurrency_limit=concurrency, concurrency_id="tutor", show_progress="hidden")
         box.submit(**ask, api_name="respond")
         send.click(**ask, api_visibility="private")
@@ -192,6 +333,22 @@ def build(app: TutorApp) -> gr.Blocks:
                       outputs=[selected, detail, layer_actions, box, *layer_buttons], api_visibility="private",
                       show_progress="hidden")
         demo.load(status, outputs=[status_html], api_visibility="private", show_progress="hidden")
+
+        quiz_state = gr.State(None)
+        quiz_out = [question, choices, answer, feedback, quiz_state, mastery, next_step]
+        start = dict(fn=new_quiz, inputs=[learner, quiz_layer, quiz_kind, quiz_n, quiz_state], outputs=quiz_out,
+                     concurrency_limit=concurrency, concurrency_id="tutor", show_progress="hidden")
+        new_quiz_btn.click(**start, api_name="quiz")
+        graded = [feedback, mastery, next_step, quiz_state]
+        check_btn.click(check, inputs=[choices, answer, quiz_state], outputs=graded, api_name="grade", show_progress="hidden")
+        answer.submit(check, inputs=[choices, answer, quiz_state], outputs=graded, api_visibility="private",
+                      show_progress="hidden")
+        next_btn.click(next_question, inputs=[quiz_state], outputs=[question, choices, answer, feedback, quiz_state],
+                       api_name="next_question", show_progress="hidden")
+        learner.change(board, inputs=[learner], outputs=[mastery, next_step], api_name="progress", show_progress="hidden")
+        demo.load(board, inputs=[learner], outputs=[mastery, next_step], api_visibility="private", show_progress="hidden")
+        follow.click(follow_path, inputs=[learner], outputs=[quiz_layer], api_visibility="private").then(
+            **{**start, "api_visibility": "private"})
     return demo
 
 

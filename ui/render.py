@@ -205,3 +205,55 @@ def status_line(info: dict[str, str]) -> str:
     parts = [("LLM", info.get("llm", "?")), ("Embedder", info.get("embedder", "?")), ("Index", info.get("index", "?"))]
     return '<div class="status-line">' + "".join(
         f'<span><b>{esc(k)}</b> {esc(v)}</span>' for k, v in parts) + "</div>"
+
+
+# -- the Learn view -------------------------------------------------------------------------------------
+def quiz_question_html(item, pos: int, total: int, label: str) -> str:
+    """One quiz question (never its answer or span), with its place in the quiz and its item id."""
+    g = layer_group(item.layer)
+    kind = "Multiple choice" if item.kind == "mcq" else "Short answer"
+    return (f'<div class="quiz-q g-{g}"><div class="quiz-meta"><span class="quiz-pos">Question {pos} of {total}</span>'
+            f'<span class="cite-chip">{esc(label)}</span><span>{kind}</span>'
+            f'<span class="quiz-id">Item {esc(item.id)}</span></div>'
+            f'<div class="quiz-text">{esc(item.question)}</div></div>')
+
+
+def quiz_status_html(text: str) -> str:
+    return f'<div class="quiz-q"><span class="tutor-status">{esc(text)}</span></div>'
+
+
+def quiz_error_html(err: TutorError | str) -> str:
+    return f'<div class="tutor-error">⚠ {esc(str(err))}</div>'
+
+
+def feedback_html(grade, doc_title: str) -> str:
+    """A grade: right / partly / not quite, the feedback, and the span it was graded against, cited."""
+    verdict, cls = (("Correct", "right") if grade.correct else ("Partly right", "partly") if grade.score > 0
+                    else ("Not quite", "wrong"))
+    feedback = _LABEL.sub("", grade.feedback)
+    feedback = feedback.split(" The passage says:")[0]
+    g = layer_group(grade.layer)
+    return (f'<div class="quiz-feedback {cls}"><div class="verdict">{verdict} · score {grade.score:g}</div>'
+            f"<p>{esc(feedback)}</p>"
+            f'<blockquote class="span g-{g}">“{esc(grade.span)}”<footer><span class="cite-chip">{esc(grade.label)}</span> '
+            f"{esc(doc_title)}</footer></blockquote></div>")
+
+
+def mastery_html(rows: list[dict]) -> str:
+    """Mastery per layer as bars over the stack (L14 at the top)."""
+    out = ['<div class="mastery"><div class="panel-title">Your mastery of the stack</div>']
+    for r in reversed(rows):
+        pct = round(r["mastery"] * 100)
+        state = "mastered ✔" if r["mastered"] else f"{r['attempts']} answer{'s' if r['attempts'] != 1 else ''}"
+        out.append(f'<div class="m-row g-{layer_group(r["layer"])}{" done" if r["mastered"] else ""}" '
+                   f'id="m-{r["layer"]}" title="{esc(r["name"])}"><span class="m-name">{r["layer"]:>2} · {esc(r["name"])}</span>'
+                   f'<span class="m-bar"><span style="width:{pct}%"></span></span>'
+                   f'<span class="m-val">{pct}%</span><span class="m-state">{state}</span></div>')
+    out.append("</div>")
+    return "".join(out)
+
+
+def next_step_html(step: dict) -> str:
+    g = layer_group(step["layer"])
+    return (f'<div class="next-step g-{g}"><div class="panel-title">Study next</div>'
+            f'<div class="ns-layer">L{step["layer"]} · {esc(step["name"])}</div><p>{esc(step["reason"])}</p></div>')
