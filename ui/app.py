@@ -230,7 +230,8 @@ def build(app: TutorApp) -> gr.Blocks:
             state.pos += 1
             return (*show(state), "", state)
         done = sum(g.correct for g in state.graded.values())
-        msg = (f"Quiz finished: {done} of {len(state.items)} right. Start another one, or take the recommended next step."
+        msg = (f"Quiz finished: {done} of {len(state.items)} right. "
+               "Start another one, or take the recommended next step."
                if state.items else "Pick a layer and start a quiz.")
         return render.quiz_status_html(msg), gr.Radio(visible=False, value=None), gr.Textbox(visible=False), "", state
 
@@ -253,42 +254,49 @@ def build(app: TutorApp) -> gr.Blocks:
             with gr.Tab("Chat", id="chat-tab", elem_id="chat-tab"):
                 with gr.Row(elem_id="main", equal_height=False):
                     with gr.Column(scale=2, min_width=250, elem_id="stack-col"):
-                        gr.HTML('<div class="panel-title">The stack</div><div class="legend"><span class="g-app">applications'
+                        gr.HTML('<div class="panel-title">The stack</div><div class="legend">'
+                                '<span class="g-app">applications'
                                 '</span><span class="g-model">models</span><span class="g-sys">systems</span>'
                                 '<span class="g-hw">hardware</span></div>')
-                        layer_buttons = [gr.Button(render.layer_button_label(lay), size="sm", elem_id=f"layer-{lay.number}",
+                        layer_buttons = [gr.Button(render.layer_button_label(lay), size="sm",
+                                                   elem_id=f"layer-{lay.number}",
                                                    elem_classes=render.layer_classes(lay.number, set(), None))
                                          for lay in reversed(layers)]
                         detail = gr.Markdown(render.layer_detail_md(None, 0, False), elem_id="layer-detail",
                                              sanitize_html=True)
                         with gr.Column(visible=False, elem_id="layer-actions") as layer_actions:
-                            ask_layer = gr.Button("Ask about this layer", size="sm", variant="secondary", elem_id="ask-layer")
+                            ask_layer = gr.Button("Ask about this layer", size="sm", variant="secondary",
+                                                  elem_id="ask-layer")
                             only_layer = gr.Button("Search only this layer", size="sm", variant="secondary",
                                                    elem_id="only-layer")
                     with gr.Column(scale=5, min_width=420, elem_id="chat-col"):
                         chatbot = gr.Chatbot(label="Conversation", elem_id="chat", height=600, show_label=False,
                                              buttons=["copy"],
-                                             placeholder=("### Ask me about the AI stack\nHow chips are made, why networking "
-                                                          "limits training, what inference costs… I answer from three "
+                                             placeholder=("### Ask me about the AI stack\nHow chips are made, why "
+                                                          "networking limits training, what inference costs… I answer "
+                                                          "from three "
                                                           "documents and cite the layer behind every fact."),
                                              examples=_examples(app), feedback_options=None, sanitize_html=True,
                                              layout="bubble", autoscroll=True)
                         with gr.Row(elem_id="composer"):
-                            box = gr.Textbox(label="Question", placeholder="Ask a question about any layer of the AI stack…",
+                            box = gr.Textbox(label="Question",
+                                             placeholder="Ask a question about any layer of the AI stack…",
                                              show_label=False,
                                              lines=1, max_lines=6, scale=8, container=False, elem_id="question",
                                              autofocus=True, submit_btn=False)
                             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="send")
                         with gr.Row(elem_id="composer-options"):
                             scope = gr.Dropdown([(f"Search: {x}", x) for x in scopes], value=ALL_LAYERS,
-                                                label="Search in", elem_id="scope", scale=3, min_width=200, container=False)
+                                                label="Search in", elem_id="scope", scale=3, min_width=200,
+                                                container=False)
                             socratic = gr.Checkbox(False, label="Socratic mode (hints first)", elem_id="socratic",
                                                    scale=2, min_width=160, container=False)
                             reset = gr.Button("New chat", variant="secondary", scale=1, min_width=100,
                                               elem_id="reset")
                     with gr.Column(scale=3, min_width=320, elem_id="sources-col"):
                         gr.HTML('<div class="panel-title">Sources</div>')
-                        sources = gr.HTML(render.sources_html(None, titles), label="Sources", elem_id="sources", padding=False)
+                        sources = gr.HTML(render.sources_html(None, titles), label="Sources", elem_id="sources",
+                                          padding=False)
             with gr.Tab("Learn", id="learn-tab", elem_id="learn-tab"):
                 with gr.Row(elem_id="learn", equal_height=False):
                     with gr.Column(scale=5, min_width=420, elem_id="quiz-col"):
@@ -340,7 +348,8 @@ def build(app: TutorApp) -> gr.Blocks:
                      concurrency_limit=concurrency, concurrency_id="tutor", show_progress="hidden")
         new_quiz_btn.click(**start, api_name="quiz")
         graded = [feedback, mastery, next_step, quiz_state]
-        check_btn.click(check, inputs=[choices, answer, quiz_state], outputs=graded, api_name="grade", show_progress="hidden")
+        check_btn.click(check, inputs=[choices, answer, quiz_state], outputs=graded, api_name="grade",
+                        show_progress="hidden")
         answer.submit(check, inputs=[choices, answer, quiz_state], outputs=graded, api_visibility="private",
                       show_progress="hidden")
         next_btn.click(next_question, inputs=[quiz_state], outputs=[question, choices, answer, feedback, quiz_state],
