@@ -267,7 +267,6 @@ def test_help_explains_the_options(netguard_log):
     assert r.returncode == 0 and "--host" in out and "--port" in out and "--share" in out and "127.0.0.1" in out
 
 
-# -- a UI on embedded defaults: a real answer over the API and in a real browser -----------------------------
 # -- the Learn view and Socratic mode (echo LLM: quiz questions fall back to fill-in-the-blanks) ------------------
 def _item_id(question_html: str) -> str:
     m = re.search(r"Item (q-[0-9a-f]{10})", question_html)
@@ -283,8 +282,23 @@ def _stored_item(data_dir: Path, item_id: str):
 
 
 def _attempts(data_dir: Path, learner: str) -> int:
+    if not (data_dir / "progress.sqlite").exists():
+        return 0
     with sqlite3.connect(data_dir / "progress.sqlite") as db:
         return db.execute("SELECT count(*) FROM attempts WHERE learner = ?", (learner,)).fetchone()[0]
+
+
+def _row(mastery_html: str, layer: int) -> str:
+    """One layer's row of the mastery chart (so a count can't be read off a neighbouring row)."""
+    m = re.search(rf'<div class="m-row[^"]*" id="m-{layer}".*?</div>', mastery_html)
+    assert m, mastery_html[:500]
+    return m.group(0)
+
+
+def _title(doc: str) -> str:
+    from tutor.corpus import load_manifest
+
+    return {d.file: d.title for d in load_manifest(ROOT / "corpus")}[doc]
 
 
 def test_learn_quiz_grades_with_the_cited_span_and_progress_survives_a_restart(session_index, tmp_path, netguard_log,
@@ -308,21 +322,27 @@ def test_learn_quiz_grades_with_the_cited_span_and_progress_survives_a_restart(s
         assert "tutor-error" in fb and "empty" in fb and _attempts(data, "ada") == 0
         fb, mastery, step = c.predict(item.answer, "", api_name="/grade")
         assert "Correct" in fb and html.escape(item.span) in fb and "cite-chip" in fb and "L3 · AI Chips" in fb
-        assert re.search(r'id="m-3".*?1 answer<', mastery) and _attempts(data, "ada") == 1
+        assert html.escape(_title(item.doc)) in fb  # the span's document, by title
+        assert "1 answer<" in _row(mastery, 3) and 'aria-valuenow="100"' in _row(mastery, 3)
+        assert _attempts(data, "ada") == 1 and "0 answers<" in _row(mastery, 2)
+        again, *_ = c.predict(item.answer, "", api_name="/grade")  # one grade per question: a retry doesn't count
+        assert "grade stands" in again and _attempts(data, "ada") == 1
 
         question2, choices2, *_ = c.predict(api_name="/next_question")
         item2 = _stored_item(data, _item_id(question2))
         assert "Question 2 of 2" in question2 and item2.id != item.id
         wrong = next(ch for ch in item2.choices if ch != item2.answer)
         fb, mastery, *_ = c.predict(wrong, "", api_name="/grade")
-        assert "Not quite" in fb and html.escape(item2.answer) in fb and re.search(r'id="m-3".*?2 answers<', mastery)
+        assert "Not quite" in fb and html.escape(item2.answer) in fb and html.escape(item2.span) in fb
+        assert "L3 · AI Chips &amp; Accelerators</span>" in fb and "2 answers<" in _row(mastery, 3)
+        assert _attempts(data, "ada") == 2
         done, *_ = c.predict(api_name="/next_question")
         assert "Quiz finished: 1 of 2 right" in done
 
         # another session, another learner: its own quiz and progress
         other = server.client()
         mastery_b, _ = other.predict("bob", api_name="/progress")
-        assert re.search(r'id="m-3".*?0 answers<', mastery_b)
+        assert "0 answers<" in _row(mastery_b, 3)
         bad, _ = other.predict("../etc", api_name="/progress")
         assert "tutor-error" in bad and "learner name" in bad
     finally:
@@ -330,18 +350,153 @@ def test_learn_quiz_grades_with_the_cited_span_and_progress_survives_a_restart(s
     server = start_ui(data, netguard_log, env, tmp_path / "ui2.log")  # the same data dir, a new process
     try:
         mastery, step = server.client().predict("ada", api_name="/progress")
-        assert re.search(r'id="m-3".*?2 answers<', mastery) and "L1 · Raw Materials" in step
+        assert "2 answers<" in _row(mastery, 3) and 'aria-valuenow="0"' not in _row(mastery, 3)
+        assert "L1 · Raw Materials" in step
     finally:
         assert server.stop() == 0
 
 
 def test_socratic_switch_gives_a_cited_hint_first(echo_ui):
-    job = echo_ui.client().submit("What is CoWoS packaging?", "All layers", None, None, True, api_name="/respond")
-    chat, sources, _box = job.result(timeout=300)
-    answer = text_of(chat[-1])
-    assert "___" in answer and "show me" in answer and 'class="cite-chip' in answer and "You asked" not in answer
+    client = echo_ui.client()
+    chat, _sources, _box = client.predict("What is CoWoS packaging?", "All layers", True, api_name="/respond")
+    hint = text_of(chat[-1])
+    # a hint built from the documents (facts blanked, cited), not the LLM's answer (the echo server's "You asked")
+    assert "___" in hint and "show me" in hint and 'class="cite-chip' in hint and "You asked" not in hint
+    chat, sources, _box = client.predict("show me", "All layers", True, api_name="/respond")
+    assert "You asked: What is CoWoS packaging?" in text_of(chat[-1])  # the answer to the question, on request
+    assert len(chat) == 4 and 'class="src-card cited' in sources
+    # the switch off (the default, and what older callers get): a direct answer
+    chat, _, _ = echo_ui.client().predict("What is CoWoS packaging?", "All layers", api_name="/respond")
+    assert "You asked: What is CoWoS packaging?" in text_of(chat[-1]) and "___" not in text_of(chat[-1])
 
 
+def _learn_in_the_browser(url: str, data: Path, browser) -> None:
+    """The Learn tab as a learner uses it (echo LLM: fill-in-the-blank questions, answers graded in code)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    outside: list[str] = []
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.on("request", lambda r: outside.append(r.url)
+            if not r.url.startswith((url, "data:", "blob:", "about:")) else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector("#chat", timeout=60_000)
+    page.get_by_role("tab", name="Learn").click()
+    page.wait_for_selector("#mastery .m-row", timeout=30_000)
+    rows = page.locator("#mastery .m-row .m-name").all_inner_texts()
+    assert len(rows) == 14 and rows[0].strip().startswith("14") and rows[-1].strip().startswith("1 ·")  # bottom to top
+    learner = "Pat Browser"
+
+    def row(n: int) -> str:
+        return page.inner_text(f"#mastery #m-{n}")
+
+    # a bad learner name: said in the Learn view; a good one brings back the chart
+    page.fill("#learner input", "../etc")
+    page.wait_for_selector("#mastery .tutor-error:has-text('learner name')", timeout=30_000)
+    page.fill("#learner input", learner)
+    page.wait_for_selector("#mastery #m-3", timeout=30_000)
+    assert "0 answers" in row(3) and "L1 · Raw Materials" in page.inner_text("#next-step")
+    assert "next" in (page.get_attribute("#mastery #m-1", "class") or "")  # the next step is marked on the chart
+
+    # a short-answer quiz of 2 on L3, with progress while it is written
+    page.click("#quiz-layer input")
+    page.get_by_role("option", name="L3 · AI Chips & Accelerators").click()
+    page.locator("#quiz-kind label", has_text="Short answer").click()
+    page.fill("#quiz-n input", "2")
+    page.evaluate("""() => { window.__writing = false;
+        new MutationObserver(() => { if ((document.querySelector('#quiz-question')?.innerText || '')
+            .includes('Writing question')) window.__writing = true; })
+        .observe(document.body, { childList: true, subtree: true, characterData: true }); }""")
+    page.click("#new-quiz")
+    box = page.locator("#quiz-answer textarea, #quiz-answer input").first
+    box.wait_for(state="visible", timeout=120_000)
+    page.wait_for_selector("#quiz-question .quiz-id", timeout=30_000)
+    assert page.evaluate("window.__writing"), "no progress shown while the quiz was written"
+    q = page.inner_text("#quiz-question")
+    assert "Question 1 of 2" in q and "L3 · AI Chips & Accelerators" in q and "Short answer" in q
+    assert not page.locator("#quiz-choices input[type=radio]").count()
+    item = _stored_item(data, _item_id(q))
+    assert item.layer == 3 and item.kind == "short" and item.answer not in q
+
+    # an empty answer, then one too long: an error in the Learn view, the text stays, nothing is recorded
+    page.click("#check")
+    page.wait_for_selector("#quiz-feedback .tutor-error:has-text('empty')", timeout=30_000)
+    too_long = "HBM stacks DRAM dies. " * 120  # ~2,600 characters; the limit is 2,000
+    box.fill(too_long)
+    page.click("#check")
+    page.wait_for_selector("#quiz-feedback .tutor-error:has-text('2,000')", timeout=30_000)
+    assert box.input_value() == too_long
+    assert _attempts(data, learner) == 0 and "0 answers" in row(3) and "0%" in row(3)
+
+    # the right answer: graded, the span quoted with its layer chip and document, the chart and next step move
+    box.fill(item.answer)
+    box.press("Enter")
+    page.wait_for_selector("#quiz-feedback .quiz-feedback.right", timeout=60_000)
+    fb = page.locator("#quiz-feedback .quiz-feedback")
+    assert fb.locator(".verdict").inner_text().startswith("Correct")
+    quote = fb.locator("blockquote.span")
+    assert " ".join(item.span.split()) in " ".join(quote.inner_text().split())
+    chip = quote.locator(".cite-chip")
+    assert chip.is_visible() and chip.inner_text() == "L3 · AI Chips & Accelerators"
+    assert quote.locator(".span-doc").is_visible() and quote.locator(".span-doc").inner_text() == _title(item.doc)
+    page.wait_for_function("() => document.querySelector('#m-3').innerText.includes('1 answer')", timeout=30_000)
+    assert page.get_attribute("#m-3 .m-bar", "aria-valuenow") == "100" and "100%" in row(3)
+    assert _attempts(data, learner) == 1
+    assert "L1 · Raw Materials" in page.inner_text("#next-step")
+    page.click("#check")  # the same question again: its grade stands
+    page.wait_for_selector("#quiz-feedback .quiz-note", timeout=30_000)
+    assert _attempts(data, learner) == 1
+
+    # question 2, answered wrong
+    page.click("#next-question")
+    page.wait_for_function("() => document.querySelector('#quiz-question').innerText.includes('Question 2 of 2')",
+                           timeout=30_000)
+    assert box.input_value() == "" and not page.locator("#quiz-feedback .quiz-feedback").count()
+    item2 = _stored_item(data, _item_id(page.inner_text("#quiz-question")))
+    assert item2.id != item.id
+    box.fill("zebra xylophone")
+    page.click("#check")
+    page.wait_for_selector("#quiz-feedback .quiz-feedback.wrong", timeout=60_000)
+    assert item2.answer in page.inner_text("#quiz-feedback")
+    page.wait_for_function("() => document.querySelector('#m-3').innerText.includes('2 answers')", timeout=30_000)
+    assert _attempts(data, learner) == 2 and int(page.get_attribute("#m-3 .m-bar", "aria-valuenow")) < 100
+    page.screenshot(path=str(ARTIFACTS / "06-learn-graded.png"), full_page=True)
+    page.click("#next-question")
+    page.wait_for_selector("#quiz-question:has-text('Quiz finished: 1 of 2 right')", timeout=30_000)
+
+    # "Quiz me on it" starts a quiz on the recommended layer
+    page.click("#quiz-next-step")
+    page.wait_for_function("() => document.querySelector('#quiz-question').innerText.includes('L1 · Raw Materials')",
+                           timeout=120_000)
+    assert "Question 1 of 2" in page.inner_text("#quiz-question")
+    assert "L1 · Raw Materials" in page.input_value("#quiz-layer input")
+
+    # another learner has their own chart; the first one's comes back
+    page.fill("#learner input", "Quinn")
+    page.wait_for_function("() => document.querySelector('#m-3').innerText.includes('0 answers')", timeout=30_000)
+    page.fill("#learner input", learner)
+    page.wait_for_function("() => document.querySelector('#m-3').innerText.includes('2 answers')", timeout=30_000)
+
+    # Socratic mode in the chat: a cited hint first, the answer on "show me"
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#socratic input[type=checkbox]").check()
+    page.fill("#question textarea", "What is CoWoS packaging?")
+    page.click("#send")
+    page.wait_for_selector("#chat .message:has-text('show me') a.cite-chip", timeout=120_000)
+    assert "You asked" not in page.inner_text("#chat")
+    page.fill("#question textarea", "show me")
+    page.click("#send")
+    page.wait_for_selector("#chat .message:has-text('You asked: What is CoWoS packaging?')", timeout=120_000)
+    page.close()
+    assert not outside, f"the page reached outside the tutor: {outside[:5]}"
+    assert not errors, errors
+
+
+def test_browser_learn_tab(echo_ui, chromium):
+    _learn_in_the_browser(echo_ui.url, echo_ui.log.parent, chromium)
+
+
+# -- a UI on embedded defaults: a real answer over the API and in a real browser -----------------------------
 @pytest.fixture(scope="module")
 def real_ui(session_index, tmp_path_factory, netguard_log, model_file):
     data = tmp_path_factory.mktemp("ui-real")
@@ -468,12 +623,17 @@ def test_browser_end_to_end(real_ui, chromium):
     assert "Question 1 of 3" in page.inner_text("#quiz-question")
     page.click("#check")  # nothing chosen yet: an error, nothing counted
     page.wait_for_selector("#quiz-feedback .tutor-error", timeout=30_000)
+    assert "0 answers" in page.inner_text("#m-3") and _attempts(real_ui.log.parent, "learner") == 0
     page.locator("#quiz-choices label").first.click()
     page.click("#check")
     page.wait_for_selector("#quiz-feedback .verdict", timeout=120_000)
-    assert page.locator("#quiz-feedback blockquote.span .cite-chip").inner_text().startswith("L3 ·")
+    chip = page.locator("#quiz-feedback blockquote.span .cite-chip")
+    assert chip.is_visible() and chip.inner_text().startswith("L3 ·")
+    assert page.locator("#quiz-feedback blockquote.span .span-doc").is_visible()
     page.wait_for_function("() => document.querySelector('#m-3').innerText.includes('1 answer')", timeout=30_000)
-    page.screenshot(path=str(ARTIFACTS / "05-learn.png"))
+    assert _attempts(real_ui.log.parent, "learner") == 1 and "L1 · Raw Materials" in page.inner_text("#next-step")
+    page.screenshot(path=str(ARTIFACTS / "05-learn.png"), full_page=True)
     page.close()
     assert not outside, f"the page reached outside the tutor: {outside[:5]}"
     assert not errors, errors
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tutor.errors import InvalidInput
 from tutor.types import Citation, Layer, Passage, Reply, ToolCall
 from ui import render
@@ -102,3 +104,71 @@ def test_status_line_names_llm_embedder_and_index():
     info = {"llm": "embedded llama.cpp · qwen", "embedder": "all-MiniLM-L6-v2", "index": "Qdrant <x>"}
     html = render.status_line(info)
     assert "embedded llama.cpp" in html and "all-MiniLM-L6-v2" in html and "Qdrant &lt;x&gt;" in html
+
+
+# -- the Learn view -------------------------------------------------------------------------------------
+def _item(**kw):
+    from tutor.quiz import QuizItem
+
+    base = dict(id="q-0123456789", layer=3, question="Which <b>memory</b> feeds GPUs?", kind="short", answer="HBM",
+                chunk_id="c1", doc="002.txt", span="HBM feeds them <fast>.")
+    base.update(kw)
+    return QuizItem(**base)
+
+
+def _grade(score: float, **kw):
+    from tutor.grading import Grade
+
+    label = "L3 · AI Chips & Accelerators"
+    base = dict(item_id="q-0123456789", correct=score >= 0.99, score=score,
+                feedback=f"Not quite. The answer is HBM <x>. The passage says: “HBM feeds them <fast>.” [{label}]",
+                chunk_id="c1", span="HBM feeds them <fast>.", layer=3, label=label)
+    base.update(kw)
+    return Grade(**base)
+
+
+def test_quiz_question_shows_its_place_layer_and_id_but_not_the_answer():
+    html = render.quiz_question_html(_item(), 2, 5, "L3 · AI Chips & Accelerators")
+    assert "Question 2 of 5" in html and "Item q-0123456789" in html and "Short answer" in html
+    assert "L3 · AI Chips &amp; Accelerators" in html and "g-hw" in html
+    assert "&lt;b&gt;memory&lt;/b&gt;" in html and "<b>" not in html
+    assert "HBM" not in html and "feeds them" not in html  # neither the answer nor its span
+    assert "Multiple choice" in render.quiz_question_html(_item(kind="mcq", choices=list("ABCD")), 1, 1, "L3 · x")
+
+
+def test_feedback_quotes_the_span_with_its_chip_and_document_escaped():
+    html = render.feedback_html(_grade(0.0), "Deep <dive>")
+    assert "Not quite · score 0" in html and 'class="quiz-feedback wrong"' in html
+    assert "The answer is HBM &lt;x&gt;." in html and "The passage says" not in html.split("<blockquote")[0]
+    assert "“HBM feeds them &lt;fast&gt;.”" in html  # the span, as a quote
+    assert '<span class="cite-chip">L3 · AI Chips &amp; Accelerators</span>' in html and "Deep &lt;dive&gt;" in html
+    assert "[L3" not in html  # the label became the chip
+    assert "<fast>" not in html and "<x>" not in html and "<dive>" not in html
+    right = render.feedback_html(_grade(1.0, feedback="Correct: HBM."), "Deep dive")
+    assert "Correct · score 1" in right and 'class="quiz-feedback right"' in right
+    partly = render.feedback_html(_grade(0.5), "Deep dive", note="Already <graded>.")
+    assert "Partly right · score 0.5" in partly and "Already &lt;graded&gt;." in partly
+
+
+def test_mastery_chart_runs_bottom_to_top_with_bars_attempts_and_marks():
+    rows = [{"layer": n, "name": f"Layer <{n}>", "mastery": 0.0, "attempts": 0, "mastered": False}
+            for n in range(1, 15)]
+    rows[2] = {"layer": 3, "name": "AI Chips & Accelerators", "mastery": 0.857, "attempts": 4, "mastered": True}
+    rows[3] = {"layer": 4, "name": "Networking", "mastery": 0.5, "attempts": 1, "mastered": False}
+    html = render.mastery_html(rows, next_layer=4)
+    ids = [int(x) for x in re.findall(r'id="m-(\d+)"', html)]
+    assert ids == list(range(14, 0, -1))  # L14 at the top, like the stack map
+    row3 = html[html.index('id="m-3"'):].split("</div>")[0]
+    assert "width:86%" in row3 and 'aria-valuenow="86"' in row3 and "86%" in row3 and "4 answers" in row3
+    assert 'class="m-mark"' in row3 and "mastered" in row3
+    row4 = html[html.index('id="m-4"'):].split("</div>")[0]
+    assert "1 answer<" in row4 and "m-mark" not in row4 and "study next" in row4
+    assert re.findall(r'class="m-row[^"]* next" id="m-(\d+)"', html) == ["4"]
+    assert "Layer &lt;5&gt;" in html and "<5>" not in html
+
+
+def test_next_step_names_the_layer_and_why():
+    html = render.next_step_html({"layer": 12, "name": "Inference & Serving", "reason": "Because <reasons>.",
+                                  "mastery": 0.0, "attempts": 0, "prerequisites": [11]})
+    assert "L12 · Inference &amp; Serving" in html and "Because &lt;reasons&gt;." in html and "g-model" in html
+    assert render.quiz_error_html(InvalidInput("The answer is <empty>.", "Type it.")).count("&lt;empty&gt;") == 1

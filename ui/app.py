@@ -56,6 +56,13 @@ def _examples(app: TutorApp) -> list[dict]:
     return [{"text": q} for q in picks if q][:N_EXAMPLES]
 
 
+def _as_error(e: Exception) -> TutorError:
+    """Any failure as a user-facing TutorError (ours pass through; anything else says what happened)."""
+    if isinstance(e, TutorError):
+        return e
+    return TutorError(f"Something went wrong: {type(e).__name__}: {str(e)[:200]}.", "Try again.")
+
+
 def _bind(fn, n: int):
     def handler(session: Session | None):
         return fn(n, session)
@@ -159,9 +166,11 @@ def build(app: TutorApp) -> gr.Blocks:
     def board(learner: str):
         """The mastery chart and the next step for `learner` (or an error where the chart goes)."""
         try:
-            return render.mastery_html(coach.progress(learner)), render.next_step_html(coach.next_step(learner))
-        except TutorError as e:
-            return render.quiz_error_html(e), ""
+            rows = coach.progress(learner)
+            step = coach.next_step(learner)
+            return render.mastery_html(rows, step["layer"]), render.next_step_html(step)
+        except Exception as e:  # noqa: BLE001 - a bad name or an unreadable database is shown, never a dead page
+            return render.quiz_error_html(_as_error(e)), ""
 
     def show(state: QuizState):
         """The current question and the right answer widget (choices or a text box)."""
@@ -187,12 +196,14 @@ def build(app: TutorApp) -> gr.Blocks:
             except TutorError as e:
                 events.put(("error", e))
             except Exception as e:  # noqa: BLE001 - shown, never a dead page
-                events.put(("error", TutorError(f"Unexpected {type(e).__name__}: {str(e)[:200]}.", "Try again.")))
+                events.put(("error", _as_error(e)))
 
         threading.Thread(target=work, daemon=True, name="quiz").start()
         ready = 0
-        yield (render.quiz_status_html(f"Writing question 1 of {count} from the documents…"), gr.skip(), gr.skip(),
-               "", state, gr.skip(), gr.skip())
+        # The old quiz is put away while the new one is written, so no answer goes to a question no longer shown.
+        state = QuizState(learner=state.learner)
+        yield (render.quiz_status_html(f"Writing question 1 of {count} from the documents…"),
+               gr.Radio(visible=False, value=None), gr.Textbox(visible=False), "", state, gr.skip(), gr.skip())
         while True:
             kind_, payload = events.get()
             if kind_ == "item":
@@ -216,11 +227,15 @@ def build(app: TutorApp) -> gr.Blocks:
         item = state.current
         if item is None:
             return render.quiz_error_html("Start a quiz first."), gr.skip(), gr.skip(), state
+        if item.id in state.graded:  # one answer per question: a second try after seeing the answer doesn't count
+            note = "You have answered this question: its grade stands. Go on with “Next question”."
+            return (render.feedback_html(state.graded[item.id], titles.get(item.doc, item.doc), note=note),
+                    gr.skip(), gr.skip(), state)
         given = choice if item.kind == "mcq" else answer
         try:
             grade = coach.grade(item.id, given if given is not None else "", state.learner)
-        except TutorError as e:
-            return render.quiz_error_html(e), gr.skip(), gr.skip(), state
+        except Exception as e:  # noqa: BLE001 - shown in the Learn view; the answer stays and nothing is recorded
+            return render.quiz_error_html(_as_error(e)), gr.skip(), gr.skip(), state
         state.graded[item.id] = grade
         return render.feedback_html(grade, titles.get(item.doc, item.doc)), *board(state.learner), state
 
@@ -238,7 +253,7 @@ def build(app: TutorApp) -> gr.Blocks:
     def follow_path(learner: str):
         try:
             step = coach.next_step(learner)
-        except TutorError:
+        except Exception:  # noqa: BLE001 - the quiz that follows shows the error
             return RECOMMENDED
         return render.scope_label(by_number[step["layer"]])
 
@@ -311,19 +326,19 @@ def build(app: TutorApp) -> gr.Blocks:
                                                elem_id="quiz-n", scale=1, min_width=90)
                         new_quiz_btn = gr.Button("New quiz", variant="primary", elem_id="new-quiz")
                         question = gr.HTML(render.quiz_status_html("Pick a layer and start a quiz."),
-                                           elem_id="quiz-question", padding=False)
+                                           label="Question", elem_id="quiz-question", padding=False)
                         choices = gr.Radio([], label="Your answer", visible=False, elem_id="quiz-choices")
                         answer = gr.Textbox(label="Your answer", visible=False, elem_id="quiz-answer", max_lines=4,
                                             placeholder="Type your answer (a guess is fine)…")
                         with gr.Row():
                             check_btn = gr.Button("Check answer", variant="primary", elem_id="check")
                             next_btn = gr.Button("Next question", variant="secondary", elem_id="next-question")
-                        feedback = gr.HTML("", elem_id="quiz-feedback", padding=False)
+                        feedback = gr.HTML("", label="Feedback", elem_id="quiz-feedback", padding=False)
                     with gr.Column(scale=4, min_width=360, elem_id="progress-col"):
                         mastery0, step0 = board(app.settings.learner)
-                        next_step = gr.HTML(step0, elem_id="next-step", padding=False)
+                        next_step = gr.HTML(step0, label="Next step", elem_id="next-step", padding=False)
                         follow = gr.Button("Quiz me on it", size="sm", variant="secondary", elem_id="quiz-next-step")
-                        mastery = gr.HTML(mastery0, elem_id="mastery", padding=False)
+                        mastery = gr.HTML(mastery0, label="Mastery", elem_id="mastery", padding=False)
 
         outputs = [chatbot, sources, box, session, *layer_buttons]
         ask = dict(fn=respond, inputs=[box, scope, session, selected, socratic], outputs=outputs,
@@ -354,8 +369,10 @@ def build(app: TutorApp) -> gr.Blocks:
                       show_progress="hidden")
         next_btn.click(next_question, inputs=[quiz_state], outputs=[question, choices, answer, feedback, quiz_state],
                        api_name="next_question", show_progress="hidden")
-        learner.change(board, inputs=[learner], outputs=[mastery, next_step], api_name="progress", show_progress="hidden")
-        demo.load(board, inputs=[learner], outputs=[mastery, next_step], api_visibility="private", show_progress="hidden")
+        learner.change(board, inputs=[learner], outputs=[mastery, next_step], api_name="progress",
+                       show_progress="hidden")
+        demo.load(board, inputs=[learner], outputs=[mastery, next_step], api_visibility="private",
+                  show_progress="hidden")
         follow.click(follow_path, inputs=[learner], outputs=[quiz_layer], api_visibility="private").then(
             **{**start, "api_visibility": "private"})
     return demo

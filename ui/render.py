@@ -226,29 +226,39 @@ def quiz_error_html(err: TutorError | str) -> str:
     return f'<div class="tutor-error">⚠ {esc(str(err))}</div>'
 
 
-def feedback_html(grade, doc_title: str) -> str:
+def feedback_html(grade, doc_title: str, note: str = "") -> str:
     """A grade: right / partly / not quite, the feedback, and the span it was graded against, cited."""
     verdict, cls = (("Correct", "right") if grade.correct else ("Partly right", "partly") if grade.score > 0
                     else ("Not quite", "wrong"))
     feedback = _LABEL.sub("", grade.feedback)
     feedback = feedback.split(" The passage says:")[0]
     g = layer_group(grade.layer)
+    note_html = f'<p class="quiz-note">{esc(note)}</p>' if note else ""
     return (f'<div class="quiz-feedback {cls}"><div class="verdict">{verdict} · score {grade.score:g}</div>'
-            f"<p>{esc(feedback)}</p>"
-            f'<blockquote class="span g-{g}">“{esc(grade.span)}”<footer><span class="cite-chip">{esc(grade.label)}</span> '
-            f"{esc(doc_title)}</footer></blockquote></div>")
+            f"{note_html}<p>{esc(feedback)}</p>"
+            f'<blockquote class="span g-{g}">“{esc(grade.span)}”<div class="span-source"><span class="cite-chip">'
+            f'{esc(grade.label)}</span> <span class="span-doc">{esc(doc_title)}</span></div></blockquote></div>')
 
 
-def mastery_html(rows: list[dict]) -> str:
-    """Mastery per layer as bars over the stack (L14 at the top)."""
+def mastery_html(rows: list[dict], next_layer: int | None = None) -> str:
+    """Mastery per layer as bars over the stack (L14 at the top, like the stack map): %, answers, ✔ when mastered.
+
+    `next_layer` (the learning path's next step) is outlined.
+    """
     out = ['<div class="mastery"><div class="panel-title">Your mastery of the stack</div>']
     for r in reversed(rows):
-        pct = round(r["mastery"] * 100)
-        state = "mastered ✔" if r["mastered"] else f"{r['attempts']} answer{'s' if r['attempts'] != 1 else ''}"
-        out.append(f'<div class="m-row g-{layer_group(r["layer"])}{" done" if r["mastered"] else ""}" '
-                   f'id="m-{r["layer"]}" title="{esc(r["name"])}"><span class="m-name">{r["layer"]:>2} · {esc(r["name"])}</span>'
-                   f'<span class="m-bar"><span style="width:{pct}%"></span></span>'
-                   f'<span class="m-val">{pct}%</span><span class="m-state">{state}</span></div>')
+        n, pct, attempts = r["layer"], round(r["mastery"] * 100), r["attempts"]
+        classes = f"m-row g-{layer_group(n)}" + (" done" if r["mastered"] else "")
+        classes += " next" if n == next_layer else ""
+        mark = '<b class="m-mark" title="mastered">✔</b> ' if r["mastered"] else ""
+        tip = f"L{n} · {r['name']}: mastery {pct}%, {attempts} answer{'s' if attempts != 1 else ''}"
+        tip += " · mastered" if r["mastered"] else " · study next" if n == next_layer else ""
+        out.append(f'<div class="{classes}" id="m-{n}" title="{esc(tip)}">'
+                   f'<span class="m-name">{n:>2} · {esc(r["name"])}</span>'
+                   f'<span class="m-bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" '
+                   f'aria-valuenow="{pct}" aria-label="L{n} mastery"><span style="width:{pct}%"></span></span>'
+                   f'<span class="m-val">{pct}%</span>'
+                   f'<span class="m-state">{mark}{attempts} answer{"s" if attempts != 1 else ""}</span></div>')
     out.append("</div>")
     return "".join(out)
 
