@@ -24,14 +24,14 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF \
 LLAMA_CPP := llama-cpp-python[server]==0.3.36
 
 # torch first, pinned: the CPU build (an unpinned torch pulls a multi-GB CUDA build).
-# llama-cpp-python next, compiled (~5 min on 2 cores) with the flags above; --no-cache-dir so that a wheel
-# cached by an earlier build with other flags is never reused.
+# llama-cpp-python next: compiled once per machine with the flags above into a wheel cache keyed by its
+# version and the flags (scripts/llama-wheel.sh; ~/.cache/stack-tutor/wheels, TUTOR_WHEEL_CACHE to move it),
+# so a second venv on the same machine installs it in seconds and other flags never reuse it.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	@$(BIN)/python -c 'import llama_cpp' 2>/dev/null || { \
-	  echo "Building llama-cpp-python (about 5 minutes on 2 cores)…"; \
-	  CMAKE_ARGS="$(strip $(LLAMA_CMAKE_ARGS))" $(PIP) install -q --no-cache-dir "$(LLAMA_CPP)"; }
+	@$(BIN)/python -c 'import llama_cpp' 2>/dev/null || \
+	  scripts/llama-wheel.sh $(BIN)/python "$(LLAMA_CPP)" "$(strip $(LLAMA_CMAKE_ARGS))"
 	$(PIP) install -q -e .
 	@touch $@
 
