@@ -27,7 +27,7 @@ from _common import ROOT, llamaindex_embedding, machine, median, memory_settings
 
 from evals.retrieval import load_dev
 from tutor.app import TutorApp
-from tutor.llm import OpenAIChatModel
+from tutor.llm.client import OpenAIChatModel
 
 
 class Counting:

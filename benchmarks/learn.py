@@ -18,9 +18,9 @@ from _common import ROOT, machine, median
 
 from evals.learn import load_grading_set
 from tutor.app import TutorApp
-from tutor.grading import grade
-from tutor.coach import Coach
-from tutor.progress import ProgressStore
+from tutor.learning.grading import grade
+from tutor.learning.coach import Coach
+from tutor.learning.progress import ProgressStore
 from tutor.settings import Settings
 
 

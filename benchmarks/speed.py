@@ -22,7 +22,7 @@ from pathlib import Path
 from _common import ROOT, Timer, machine, median, pct
 
 from evals.retrieval import load_dev
-from tutor import bm25
+from tutor.knowledge import bm25
 from tutor.app import TutorApp
 from tutor.settings import Settings
 
@@ -92,7 +92,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         import numpy as np
 
-        from tutor.index import VectorStore
+        from tutor.knowledge.index import VectorStore
 
         with TutorApp(Settings(qdrant_path=":memory:", _env_file=None)) as app:
             app.ingest()

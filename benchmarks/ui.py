@@ -103,7 +103,7 @@ def main() -> None:
     args = ap.parse_args()
     questions = [it.question for it in load_dev()[: args.questions]]
     d = direct(questions)
-    from tutor.local_llm import free_port
+    from tutor.llm.local import free_port
 
     port = free_port()
     proc = start_ui(port)

@@ -3,7 +3,7 @@
 1. Grading agreement: `grading_set.jsonl` holds learner answers (split "dev": used while tuning the grader;
    "heldout": written afterwards, before the grader was run on them) to generated quiz items (right, partly
    right, wrong, off-topic, prompt injection), each with the grade a teacher would give. The tutor's
-   grader (`tutor.grading.grade`, with the configured LLM for the unclear ones) grades each; agreement is
+   grader (`tutor.learning.grading.grade`, with the configured LLM for the unclear ones) grades each; agreement is
    the share where right/not right matches (the issue's target: ≥ 90 %), with the exact-score agreement
    and the disagreements listed.
 2. Generation: quizzes on every layer with the LLM phrasing questions; reports the share of generated
@@ -20,8 +20,8 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
-from tutor.grading import grade
-from tutor.quiz import GenerationStats, QuizItem, generate
+from tutor.learning.grading import grade
+from tutor.learning.quiz import GenerationStats, QuizItem, generate
 
 HERE = Path(__file__).resolve().parent
 GRADING_SET = HERE / "grading_set.jsonl"

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from evals import judge as judge_mod
 from evals.dataset import EvalItem
-from tutor.agent import plain_answer
 from tutor.errors import TutorError
 
 HEADLINE = ("faithfulness", "answer_relevancy", "context_precision", "context_recall", "layer_citation_accuracy",
@@ -47,6 +46,7 @@ class JudgeOptions:
 class Row:
     item: EvalItem
     answer: str = ""
+    plain: str = ""  # the answer's body without citation labels: what the judge reads
     refused: bool = False
     error: str | None = None
     citations: list[dict] = field(default_factory=list)
@@ -131,7 +131,7 @@ def answer_items(app, items: list[EvalItem], progress: Progress | None = None) -
         except TutorError as e:
             row.error = str(e)
         else:
-            row.answer, row.refused, row.search_query = reply.answer, reply.refused, reply.search_query
+            row.answer, row.plain, row.refused, row.search_query = reply.answer, reply.plain, reply.refused, reply.search_query
             row.citations = [c.to_json() for c in reply.citations]
             row.passages = [{"chunk_id": p.chunk_id, "doc": p.doc, "layer": p.layer, "text": p.text}
                             for p in reply.passages]
@@ -175,7 +175,7 @@ def _samples(rows: list[Row], gold: GoldIndex) -> list[judge_mod.Sample]:
             continue
         gold_ids = gold.gold_chunks(r.item)
         out.append(judge_mod.Sample(
-            id=r.item.id, question=r.item.question, answer=plain_answer(r.answer),
+            id=r.item.id, question=r.item.question, answer=r.plain,
             contexts=[p["text"] for p in r.passages], context_ids=[p["chunk_id"] for p in r.passages],
             reference=r.item.reference, reference_contexts=[gold.chunks[c].text for c in gold_ids],
             reference_context_ids=gold_ids))
@@ -242,7 +242,7 @@ def score_ragas(rows: list[Row], gold: GoldIndex, judge: JudgeOptions, app, prog
 
 def judge_endpoint(app, judge: JudgeOptions) -> tuple[str, str, str | None]:
     """The judge's URL, model and key: the given ones, else the tutor's own LLM endpoint."""
-    from tutor.llm import OpenAIChatModel
+    from tutor.llm.client import OpenAIChatModel
 
     s = app.settings
     if judge.base_url:

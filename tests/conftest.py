@@ -78,7 +78,7 @@ def app(session_index, tmp_path_factory):
 @pytest.fixture(scope="session")
 def model_file():
     """The packaged model, assembled once into the project's default data dir (a verified cache)."""
-    from tutor.local_llm import QWEN_CODER_1_5B, assemble_model
+    from tutor.llm.local import QWEN_CODER_1_5B, assemble_model
 
     return assemble_model(QWEN_CODER_1_5B, ROOT / ".tutor")
 

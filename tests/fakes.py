@@ -12,7 +12,7 @@ import json
 import re
 from collections import deque
 
-from tutor.llm import Completion, ToolCallRequest
+from tutor.llm.client import Completion, ToolCallRequest
 
 
 def call(name: str, **arguments) -> ToolCallRequest:

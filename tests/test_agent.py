@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from fakes import ScriptedModel, call, raw_call
 
-from tutor.agent import AgentConfig, Tutor, validate_history
+from tutor.answering.agent import AgentConfig, Tutor, validate_history
 from tutor.errors import InvalidInput, LLMUnavailable
-from tutor.suggestions import Suggestions
+from tutor.answering.suggestions import Suggestions
 
 from conftest import ROOT
 
@@ -179,7 +179,10 @@ def test_stream_yields_rewritten_tokens_then_the_reply(app):
     text = "".join(p for k, p in events if k == "token")
     assert "[1]" not in text and "[L" in text
     reply = events[-1][1]
-    assert text.strip() == reply.answer.strip()
+    assert text.strip() == reply.body.strip()  # tokens stream the body; the suggestion comes as its own event
+    assert [p for k, p in events if k == "suggestion"] == [reply.suggestion] and reply.suggestion
+    assert reply.answer == f"{reply.body}\n\nTry next: {reply.suggestion}"
+    assert {s.layer for s in reply.segments if s.layer} == {c.layer for c in reply.citations}
 
 
 def test_stream_reports_errors_as_events(app):
@@ -208,7 +211,7 @@ def test_bad_questions_are_rejected_before_any_llm_call(app, q):
 def test_suggestions_are_answerable_by_their_quotes():
     import tomllib
 
-    from tutor.corpus import load_manifest, read_document
+    from tutor.knowledge.corpus import load_manifest, read_document
 
     docs = {spec.file: read_document(ROOT / "corpus", spec) for spec in load_manifest(ROOT / "corpus")}
     items = Suggestions.load(ROOT / "corpus").items
@@ -229,13 +232,13 @@ def test_suggestions_are_answerable_by_their_quotes():
     ("How much power does a GB200 rack draw?", False),
 ])
 def test_which_questions_get_the_calculator(question, expected):
-    from tutor.agent import needs_calculation
+    from tutor.answering.agent import needs_calculation
 
     assert needs_calculation(question) is expected
 
 
 def test_answer_cut_by_the_token_limit_ends_at_a_sentence(app):
-    from tutor.llm import Completion
+    from tutor.llm.client import Completion
 
     def cut(messages):
         return "HBM is stacked memory [1]. It feeds the GPU with data at very high speed and"

@@ -1,4 +1,4 @@
-from tutor import bm25
+from tutor.knowledge import bm25
 
 
 def test_tokenize_lowercases_stems_and_drops_stop_words():

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tutor.calculator import CalculatorError, evaluate, format_number
+from tutor.answering.calculator import CalculatorError, evaluate, format_number
 
 
 @pytest.mark.parametrize("expr, value", [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tutor.citations import CitationMapper, StreamRewriter, best_quote, sentences
+from tutor.answering.citations import CitationMapper, StreamRewriter, best_quote, sentences
 from tutor.types import Passage
 
 CHIPS = Passage("c1", "deep.txt", 3, "AI Chips & Accelerators", 0.1,

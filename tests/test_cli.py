@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tutor.index import VectorStore
+from tutor.knowledge.index import VectorStore
 
 from conftest import make_settings, run_tutor
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tutor.corpus import (UNLABELLED, DocumentSpec, build_chunks, chunk_id, content_end, load_manifest,
+from tutor.knowledge.corpus import (UNLABELLED, DocumentSpec, build_chunks, chunk_id, content_end, load_manifest,
                           segment_layers)
 from tutor.errors import ConfigError
-from tutor.layers import Taxonomy
+from tutor.knowledge.layers import Taxonomy
 
 from conftest import ROOT
 
@@ -144,7 +144,7 @@ def test_chunks_fit_the_embedder_window(chunks):
     """MiniLM reads 256 word pieces; a longer indexed text (context + passage) would be silently truncated."""
     from transformers import AutoTokenizer
 
-    from tutor.embed import resolve_model
+    from tutor.knowledge.embed import resolve_model
 
     tok = AutoTokenizer.from_pretrained(str(resolve_model("all-MiniLM-L6-v2", ROOT / ".tutor")))
     lengths = [len(tok(c.indexed_text)["input_ids"]) for c in chunks]

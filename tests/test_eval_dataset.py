@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor.calculator import evaluate
+from tutor.answering.calculator import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

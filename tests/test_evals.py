@@ -16,9 +16,9 @@ from evals import dataset as ds
 from evals import report as rep
 from evals.judge import Sample, llm_scores, non_llm_scores
 from evals.run import GoldIndex, Row, aggregate, numbers_in, score_ours
-from tutor.agent import plain_answer
-from tutor.local_llm import free_port
-from tutor.types import Chunk
+from tutor.answering.agent import earlier_text
+from tutor.llm.local import free_port
+from tutor.types import Chunk, Reply
 
 from conftest import ROOT, run_tutor
 
@@ -84,8 +84,11 @@ def test_our_metrics_on_hand_made_rows(gold):
 
 
 def test_answer_text_for_judging_and_numbers():
-    answer = "CoWoS is packaging [L2 · Semiconductor Fabrication]. It matters [L3 · AI Chips].\n\nTry next: Why HBM?"
-    assert plain_answer(answer) == "CoWoS is packaging. It matters."
+    body = "CoWoS is packaging [L2 · Semiconductor Fabrication]. It matters [L3 · AI Chips]."
+    reply = Reply("What is CoWoS?", body, suggestion="Why HBM?")
+    assert reply.plain == "CoWoS is packaging. It matters."  # what the judge reads: no labels, no suggestion
+    # A client that sends the whole composed answer back as plain history: the LLM reads the same text.
+    assert earlier_text({"role": "assistant", "content": reply.answer}) == reply.plain
     assert numbers_in("from $1,200.5 to 3 GPUs, -4 and 4.3x") == [1200.5, 3.0, -4.0, 4.3]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tutor.errors import IndexEmpty, IndexUnavailable
-from tutor.index import VectorStore
+from tutor.knowledge.index import VectorStore
 from tutor.types import Chunk
 
 from conftest import make_settings

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from tutor.labeling import label_chunks
-from tutor.layers import Taxonomy
+from tutor.knowledge.labeling import label_chunks
+from tutor.knowledge.layers import Taxonomy
 from tutor.types import Chunk
 
 from conftest import ROOT

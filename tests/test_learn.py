@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import random
 import sqlite3
 
 import pytest
 
-from tutor.coach import Coach
+from tutor.learning.coach import Coach
 from tutor.errors import ConfigError, InvalidInput
-from tutor.grading import GRADE_PROMPT, grade
-from tutor.layers import Taxonomy
-from tutor.progress import MIN_ATTEMPTS, ProgressStore, mastery_of, recommend
-from tutor.quiz import QuizItem, blank_facts, check_item, contains, extract_facts, norm
+from tutor.learning.grading import GRADE_PROMPT, grade
+from tutor.knowledge.layers import Taxonomy
+from tutor.learning.progress import MIN_ATTEMPTS, ProgressStore, mastery_of, recommend
+from tutor.knowledge.facts import blank_facts, contains, norm
+from tutor.learning.quiz import QuizItem, check_item
 
 from conftest import ROOT, run_tutor
 from fakes import ScriptedModel
@@ -218,21 +218,33 @@ def test_mastery_weighs_recent_answers_and_needs_enough_attempts(app, tmp_path):
 
 
 def _write(args):
-    path, learner, n = args
+    """One process: grades `n` items of its own for `learner`, then (racing the others) the one shared item."""
+    path, learner, n, tag = args
     store = ProgressStore(path, TAX)
-    item = store.item("q-00000000aa")
-    for k in range(n):
-        store.record(learner, item, k % 2, bool(k % 2), f"answer {k}", "feedback")
+    mine = [_item(id=f"q-{tag:02x}{k:08x}") for k in range(n)]
+    store.save_items(learner, mine)
+    for k, item in enumerate(mine):
+        store.record(learner, item, _grade(item, k % 2), f"answer {k}")
+    shared = store.item("q-00000000aa")
+    return store.record(learner, shared, _grade(shared, 1.0), "TSMC").repeat
+
+
+def _grade(item: QuizItem, score: float):
+    from tutor.learning.grading import Grade
+
+    return Grade(item.id, score >= 0.99, float(score), item.chunk_id, item.span, "match", item.layer, "", item.answer)
 
 
 def test_concurrent_processes_do_not_lose_or_corrupt_attempts(tmp_path):
     path = tmp_path / "p.sqlite"
     store = ProgressStore(path, TAX)
-    store.save_items("ada", [_item()])
+    store.save_items("l0", [_item()])
     with multiprocessing.get_context("spawn").Pool(4) as pool:
-        pool.map(_write, [(path, f"l{j % 2}", 25) for j in range(4)])
+        repeats = pool.map(_write, [(path, "l0", 25, j) for j in range(4)])
     assert store.integrity_ok()
-    assert store.progress("l0")[1]["attempts"] == 50 and store.progress("l1")[1]["attempts"] == 50
+    # Every process's own 25 grades count; the shared item, graded by all four at once, counts once.
+    assert store.progress("l0")[1]["attempts"] == 4 * 25 + 1
+    assert sorted(repeats) == [False, True, True, True] and store.attempts("l0", "q-00000000aa") == 1
 
 
 def test_a_damaged_database_is_a_clear_error(tmp_path):
@@ -310,8 +322,22 @@ def test_cli_quiz_grade_progress_path(index_copy, netguard_log):
     g = run_tutor(["grade", items[0]["id"], right, "--learner", "ada", "--json"], index_copy, netguard_log)
     assert g.returncode == 0, g.stderr.decode()
     out = json.loads(g.stdout)
-    assert set(out) == {"item_id", "correct", "score", "feedback", "chunk_id", "span"}
+    assert set(out) == {"item_id", "correct", "score", "verdict", "answer", "missing", "feedback", "chunk_id", "span",
+                        "label", "repeat"}
     assert out["correct"] and out["score"] == 1 and out["span"] == items[0]["span"] and "[L3 · " in out["feedback"]
+    assert out["verdict"] == "correct" and out["answer"] == items[0]["answer"] and not out["repeat"]
+    # Grading the same item again (even with another answer) returns the first grade and counts nothing.
+    wrong0 = next(c for c in items[0]["choices"] if c != items[0]["answer"])
+    again = run_tutor(["grade", items[0]["id"], wrong0, "--learner", "ada", "--json"], index_copy, netguard_log)
+    assert again.returncode == 0, again.stderr.decode()
+    again = json.loads(again.stdout)
+    assert again["repeat"] and again["correct"] and again["score"] == 1 and again["label"].startswith("L3 · ")
+    human = run_tutor(["grade", items[0]["id"], wrong0, "--learner", "ada"], index_copy, netguard_log).stdout.decode()
+    assert "answered this item already" in human and "Correct" in human
+    # Another learner cannot grade (and so count) ada's item.
+    other = run_tutor(["grade", items[0]["id"], right, "--learner", "bo", "--json"], index_copy, netguard_log)
+    err = other.stderr.decode()
+    assert other.returncode == 2 and "another learner" in err and "Traceback" not in err and not other.stdout
     wrong = next(c for c in items[1]["choices"] if c != items[1]["answer"])
     g2 = run_tutor(["grade", items[1]["id"], wrong, "--learner", "ada"], index_copy, netguard_log)
     assert g2.returncode == 0 and "Not quite" in g2.stdout.decode() and items[1]["answer"] in g2.stdout.decode()

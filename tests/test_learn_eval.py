@@ -7,7 +7,8 @@ import json
 import pytest
 
 from evals.learn import GRADING_SET, learn_minimums, load_grading_set
-from tutor.quiz import check_item, contains
+from tutor.knowledge.facts import contains
+from tutor.learning.quiz import check_item
 
 from conftest import run_tutor
 

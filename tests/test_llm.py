@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tutor.errors import ConfigError, LLMTimeout, LLMUnavailable
-from tutor.llm import OpenAIChatModel, ToolCallRequest
-from tutor.local_llm import LocalServer, PackagedGGUF, assemble_model, free_port
+from tutor.llm.client import OpenAIChatModel, ToolCallRequest
+from tutor.llm.local import LocalServer, PackagedGGUF, assemble_model, free_port
 
 FAKE = Path(__file__).with_name("fake_openai_server.py")
 
@@ -212,7 +212,7 @@ def test_watchdog_stops_the_server_when_the_tutor_is_killed(tmp_path):
 import sys, time
 sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
 from pathlib import Path
-from tutor.local_llm import LocalServer
+from tutor.llm.local import LocalServer
 m = Path({str(tmp_path)!r}) / 'm.gguf'; m.write_bytes(b'x')
 s = LocalServer(m, Path({str(tmp_path)!r}) / 'log.txt', command=lambda port: [sys.executable, {str(FAKE)!r}, str(port), 'ok'])
 print(s.base_url, flush=True)

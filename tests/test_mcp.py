@@ -25,9 +25,9 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
-from tutor.corpus import content_end, load_manifest
-from tutor.local_llm import free_port
-from tutor.tools import Toolbox, tool_schema
+from tutor.knowledge.corpus import content_end, load_manifest
+from tutor.llm.local import free_port
+from tutor.answering.tools import Toolbox, tool_schema
 
 from conftest import NETGUARD_DIR, ROOT, TUTOR_BIN
 
@@ -225,7 +225,7 @@ def test_prompt_sets_up_a_socratic_session_on_the_layer(client):
 
 
 @pytest.mark.parametrize("uri,needle", [
-    ("layer://15", "There is no layer 15. Use 1 to 14"),
+    ("layer://15", "There is no layer 15. Use 1 (raw materials) to 14"),
     ("layer://0", "There is no layer 0"),
     ("layer://three", "layer must be a whole number from 1 to 14, not 'three'"),
     ("doc://nope.txt", "There is no document 'nope.txt'. The documents are: doc://"),
@@ -241,7 +241,7 @@ def test_bad_resource_uris_are_clear_errors(client, uri, needle):
 
 
 @pytest.mark.parametrize("arguments,needle", [
-    ({"layer": "15"}, "There is no layer 15. Use 1 to 14; the list_layers tool lists them."),
+    ({"layer": "15"}, "There is no layer 15. Use 1 (raw materials) to 14 (applications)"),
     ({"layer": "-2"}, "There is no layer -2"),
     ({"layer": "three"}, "layer must be a whole number from 1 to 14, not 'three'"),
     ({"layer": ""}, "layer must be a whole number"),
@@ -283,7 +283,7 @@ BAD_CALLS = [
     ("search", {"query": "What is HBM?\x00\x1b[2J"}, "control characters (U+0000, U+001B)"),
     # out of range
     ("search", {"query": "HBM", "k": 0}, "k=0 is out of range"),
-    ("search", {"query": "HBM", "layer": 15}, "There is no layer 15. Use 1 to 14; the list_layers tool lists them."),
+    ("search", {"query": "HBM", "layer": 15}, "There is no layer 15. Use 1 (raw materials) to 14 (applications)"),
     ("search", {"query": "HBM", "layer": 0}, "There is no layer 0"),
     ("search", {"query": "HBM", "layer": -1}, "There is no layer -1"),
     ("ask", {"question": "What is HBM?", "layer": 99}, "There is no layer 99"),
@@ -347,13 +347,19 @@ def test_quiz_grade_and_progress(client):
     assert not wrong["correct"] and wrong["score"] == 0 and second["answer"] in wrong["feedback"]
     for bad in ["", "x" * 100_000, "E"]:  # nothing recorded for these
         assert client.call_tool("grade", {"item_id": second["id"], "answer": bad, "learner": learner}).is_error
+    # A second grade of the same item returns the first and counts nothing, so mastery can't be inflated.
+    again = client.call_tool("grade", {"item_id": second["id"], "answer": second["answer"], "learner": learner})
+    assert not again.is_error and again.structured_content["repeat"] and not again.structured_content["correct"]
+    # Another learner's item is refused, and nothing is counted for either learner.
+    theirs = client.call_tool("grade", {"item_id": first["id"], "answer": first["answer"], "learner": learner + "-x"})
+    assert theirs.is_error and "another learner" in text_of(theirs)
     prog = client.call_tool("progress", {"learner": learner}).structured_content
     assert [row["layer"] for row in prog["layers"]] == list(range(1, 15))
     assert prog["layers"][2]["attempts"] == 2 and prog["layers"][2]["mastery"] > 0
     assert prog["next_step"]["layer"] == 1 and prog["next_step"]["reason"]
 
 
-def test_injection_on_a_short_item_is_not_graded_correct_and_concurrent_grades_all_count(http_server):
+def test_injection_on_a_short_item_is_not_graded_correct_and_concurrent_regrades_count_once(http_server):
     learner = f"mcp-{uuid.uuid4().hex[:8]}"
     with connect(http_server["url"]) as c:
         item = c.call_tool("quiz", {"layer": 11, "n": 1, "kind": "short", "learner": learner}).structured_content["items"][0]
@@ -367,9 +373,19 @@ def test_injection_on_a_short_item_is_not_graded_correct_and_concurrent_grades_a
 
     with ThreadPoolExecutor(5) as pool:
         grades = list(pool.map(one, range(5)))
-    assert all(g["correct"] for g in grades)
+    # The injection was the graded answer: the five later (right) answers all get that first grade back.
+    assert all(g["repeat"] and not g["correct"] and g["score"] == 0 for g in grades)
     with connect(http_server["url"]) as c:
-        assert c.call_tool("progress", {"learner": learner}).structured_content["layers"][10]["attempts"] == 6
+        assert c.call_tool("progress", {"learner": learner}).structured_content["layers"][10]["attempts"] == 1
+
+    # Five concurrent first grades of a fresh item: exactly one is recorded, and all five report it.
+    with connect(http_server["url"]) as c:
+        item = c.call_tool("quiz", {"layer": 11, "n": 1, "kind": "short", "learner": learner}).structured_content["items"][0]
+    with ThreadPoolExecutor(5) as pool:
+        grades = list(pool.map(one, range(5)))
+    assert all(g["correct"] for g in grades) and sum(not g["repeat"] for g in grades) <= 1
+    with connect(http_server["url"]) as c:
+        assert c.call_tool("progress", {"learner": learner}).structured_content["layers"][10]["attempts"] == 2
 
 
 def test_progress_persists_across_a_server_restart(session_index, netguard_log, tmp_path):

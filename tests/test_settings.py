@@ -33,7 +33,7 @@ def test_invalid_values_are_rejected(kw):
 
 
 def test_unknown_embedder_is_a_clear_error(tmp_path):
-    from tutor.embed import resolve_model
+    from tutor.knowledge.embed import resolve_model
     from tutor.errors import ConfigError
 
     with pytest.raises(ConfigError, match="never downloaded"):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor.local_llm import free_port
+from tutor.llm.local import free_port
 
 from conftest import NETGUARD_DIR, ROOT, TUTOR_BIN, run_tutor
 
@@ -275,8 +275,8 @@ def _item_id(question_html: str) -> str:
 
 
 def _stored_item(data_dir: Path, item_id: str):
-    from tutor.layers import Taxonomy
-    from tutor.progress import ProgressStore
+    from tutor.knowledge.layers import Taxonomy
+    from tutor.learning.progress import ProgressStore
 
     return ProgressStore(data_dir / "progress.sqlite", Taxonomy.load(ROOT / "corpus")).item(item_id)
 
@@ -296,7 +296,7 @@ def _row(mastery_html: str, layer: int) -> str:
 
 
 def _title(doc: str) -> str:
-    from tutor.corpus import load_manifest
+    from tutor.knowledge.corpus import load_manifest
 
     return {d.file: d.title for d in load_manifest(ROOT / "corpus")}[doc]
 

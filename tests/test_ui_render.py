@@ -14,7 +14,7 @@ TITLES = {"002.txt": "Deep dive", "001.txt": "Essay"}
 
 
 def reply(**kw) -> Reply:
-    base = dict(question="q", answer="GPUs do matrix math [L3 · AI Chips & Accelerators].",
+    base = dict(question="q", body="GPUs do matrix math [L3 · AI Chips & Accelerators].",
                 citations=[Citation(3, "AI Chips & Accelerators", "c1", "002.txt", "GPUs do matrix math.")],
                 passages=[P1, P2], search_query="what do gpus do",
                 tool_calls=[ToolCall("search_corpus", {"query": "what do gpus do"}, "…")])
@@ -23,7 +23,7 @@ def reply(**kw) -> Reply:
 
 
 def test_labels_become_chips_that_point_at_their_turns_sources():
-    html = render.answer_html("Fact one [L3 · AI Chips & Accelerators]. Fact two [L12 · Inference & Serving].", turn=4)
+    html = render.reply_html(reply(body="Fact one [L3 · AI Chips & Accelerators]. Fact two [L12 · Inference & Serving]."), turn=4)
     assert html.count('class="cite-chip') == 2
     assert 'href="#src-t4-L3"' in html and 'href="#src-t4-L12"' in html
     assert ">L3 · AI Chips &amp; Accelerators</a>" in html
@@ -32,13 +32,14 @@ def test_labels_become_chips_that_point_at_their_turns_sources():
 
 def test_model_and_learner_text_is_escaped():
     evil = 'Look <img src=x onerror="alert(1)"> <script>alert(2)</script> [L3 · AI Chips & Accelerators]'
-    html = render.answer_html(evil, turn=0)
+    html = render.reply_html(reply(body=evil), turn=0)
     assert "<img" not in html and "<script" not in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
     assert 'class="cite-chip' in html  # our own markup is still added after escaping
     assert render.user_html("<b>hi</b>") == "&lt;b&gt;hi&lt;/b&gt;"
     # a label-looking bracket with markup inside cannot smuggle tags through the chip
-    assert "<b>" not in render.answer_html("x [L3 · <b>bold</b>]", 0)
+    assert "<b>" not in render.reply_html(reply(body="x [L3 · <b>bold</b>]"), 0)
+    assert "<b>" not in render.streaming_html("x [L3 · <b>bold</b>] and <b>", 0)
 
 
 def test_huge_question_is_shown_clipped_with_its_length():
@@ -47,14 +48,22 @@ def test_huge_question_is_shown_clipped_with_its_length():
 
 
 def test_try_next_becomes_a_button_and_is_not_a_chip():
-    html = render.answer_html('An answer [L3 · AI Chips & Accelerators].\n\nTry next: Why "HBM"?', turn=1)
+    r = reply(body="An answer [L3 · AI Chips & Accelerators].", suggestion='Why "HBM"?')
+    html = render.reply_html(r, turn=1)
     assert 'class="try-next"' in html and 'data-question="Why &quot;HBM&quot;?"' in html
     assert "Try next:" not in html.split('<button', 1)[0]
+    # Made from the field, not from the text: an answer that merely says "Try next:" is no button.
+    plain = render.reply_html(reply(body="An answer.\n\nTry next: nothing"), turn=1)
+    assert 'class="try-next"' not in plain
+    hint = render.reply_html(reply(body="A hint [L3 · AI Chips & Accelerators].", mode="hint",
+                                   invitation="Have a go <now>."), turn=2)
+    assert 'class="invitation"' in hint and "Have a go &lt;now&gt;." in hint and "try-next" not in hint
 
 
 def test_streaming_cursor_and_status_and_error():
-    assert "cursor" in render.answer_html("partial", 0, streaming=True)
-    assert "cursor" not in render.answer_html("done", 0)
+    assert "cursor" in render.streaming_html("partial [L3 · AI Chips & Accelerators]", 0)
+    assert 'class="cite-chip' in render.streaming_html("partial [L3 · AI Chips & Accelerators]", 0)
+    assert "cursor" not in render.reply_html(reply(body="done"), 0)
     assert render.status_html("Searching <docs>…") == '<span class="tutor-status">Searching &lt;docs&gt;…</span>'
     err = render.error_html(InvalidInput("The question is <empty>.", "Ask something."))
     assert "&lt;empty&gt;" in err and "Ask something." in err and "tutor-error" in err
@@ -78,7 +87,7 @@ def test_sources_list_newest_turn_first_and_open():
 
 
 def test_refused_and_uncited_answers_say_so():
-    refused = reply(answer="The documents don't cover that.", citations=[], refused=True)
+    refused = reply(body="The documents don't cover that.", citations=[], refused=True)
     html = render.sources_html(render.Session(turns=[render.Turn("q", refused)]), TITLES)
     assert "Nothing in the documents answers this" in html and "src-card cited" not in html
     uncited = reply(citations=[])
@@ -108,7 +117,7 @@ def test_status_line_names_llm_embedder_and_index():
 
 # -- the Learn view -------------------------------------------------------------------------------------
 def _item(**kw):
-    from tutor.quiz import QuizItem
+    from tutor.learning.quiz import QuizItem
 
     base = dict(id="q-0123456789", layer=3, question="Which <b>memory</b> feeds GPUs?", kind="short", answer="HBM",
                 chunk_id="c1", doc="002.txt", span="HBM feeds them <fast>.")
@@ -117,12 +126,11 @@ def _item(**kw):
 
 
 def _grade(score: float, **kw):
-    from tutor.grading import Grade
+    from tutor.learning.grading import Grade
 
     label = "L3 · AI Chips & Accelerators"
-    base = dict(item_id="q-0123456789", correct=score >= 0.99, score=score,
-                feedback=f"Not quite. The answer is HBM <x>. The passage says: “HBM feeds them <fast>.” [{label}]",
-                chunk_id="c1", span="HBM feeds them <fast>.", layer=3, label=label)
+    base = dict(item_id="q-0123456789", correct=score >= 0.99, score=score, chunk_id="c1", span="HBM feeds them <fast>.",
+                layer=3, label=label, answer="HBM <x>")
     base.update(kw)
     return Grade(**base)
 
@@ -144,10 +152,14 @@ def test_feedback_quotes_the_span_with_its_chip_and_document_escaped():
     assert '<span class="cite-chip">L3 · AI Chips &amp; Accelerators</span>' in html and "Deep &lt;dive&gt;" in html
     assert "[L3" not in html  # the label became the chip
     assert "<fast>" not in html and "<x>" not in html and "<dive>" not in html
-    right = render.feedback_html(_grade(1.0, feedback="Correct: HBM."), "Deep dive")
-    assert "Correct · score 1" in right and 'class="quiz-feedback right"' in right
-    partly = render.feedback_html(_grade(0.5), "Deep dive", note="Already <graded>.")
+    right = render.feedback_html(_grade(1.0), "Deep dive")
+    assert "Correct · score 1" in right and 'class="quiz-feedback right"' in right and "Correct: HBM &lt;x&gt;." in right
+    partly = render.feedback_html(_grade(0.5, missing="the <unit>."), "Deep dive", note="Already <graded>.")
     assert "Partly right · score 0.5" in partly and "Already &lt;graded&gt;." in partly
+    assert "Missing: the &lt;unit&gt;." in partly
+    # A repeat (the learner had answered this item) says its grade stands: the rule is the core's, shown here.
+    repeat = render.feedback_html(_grade(0.0, repeat=True), "Deep dive")
+    assert "its grade stands" in repeat and "Not quite · score 0" in repeat
 
 
 def test_mastery_chart_runs_bottom_to_top_with_bars_attempts_and_marks():

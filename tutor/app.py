@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 
-from tutor import bm25, validate
-from tutor.agent import AgentConfig, Tutor
-from tutor.coach import Coach
-from tutor.embed import Embedder
-from tutor.errors import ConfigError
-from tutor.index import VectorStore
-from tutor.ingest import Progress, ingest, is_current
-from tutor.layers import Taxonomy
-from tutor.llm import ChatModel, OpenAIChatModel
-from tutor.local_llm import QWEN_CODER_1_5B, LocalServer, assemble_model
-from tutor.progress import ProgressStore
+from tutor import validate
+from tutor.answering.agent import AgentConfig, Tutor
+from tutor.learning.coach import Coach
+from tutor.knowledge.corpus import DocumentSpec, content_end, load_manifest, read_document
+from tutor.knowledge.embed import Embedder
+from tutor.errors import ConfigError, InvalidInput
+from tutor.knowledge.index import VectorStore
+from tutor.knowledge.ingest import Progress, ingest, is_current
+from tutor.knowledge.layers import Taxonomy
+from tutor.knowledge.retrieval import Retriever
+from tutor.llm.client import ChatModel, OpenAIChatModel
+from tutor.llm.local import QWEN_CODER_1_5B, LocalServer, assemble_model
+from tutor.learning.progress import ProgressStore
 from tutor.settings import Settings
-from tutor.suggestions import Suggestions
-from tutor.tools import Toolbox
-from tutor.types import IngestReport, SearchHit
+from tutor.answering.suggestions import Suggestions
+from tutor.answering.tools import Toolbox
+from tutor.types import Chunk, IngestReport, SearchHit
 
-MODES = ("hybrid", "dense", "sparse")
+@dataclass(frozen=True)
+class _Corpus:
+    search: Callable[..., list[SearchHit]]
+    layer_overview: Callable[[], list[dict]]
 
 
 class TutorApp:
@@ -35,6 +42,8 @@ class TutorApp:
         self._llm = llm
         self._embedded = llm is None and not settings.openai_base_url
         self._server: LocalServer | None = None
+        self._lock = threading.RLock()  # the LLM (and its server) are made and started once, whoever asks first
+        self._passages: list[Chunk] | None = None
 
     @property
     def store(self) -> VectorStore:
@@ -57,29 +66,58 @@ class TutorApp:
         """Ingest if nothing (or an outdated corpus) is indexed; returns the report when it did."""
         return None if self.index_is_current() else self.ingest(progress=progress)
 
+    @cached_property
+    def retriever(self) -> Retriever:
+        return Retriever(lambda: self.embedder, lambda: self.store)
+
+    @cached_property
+    def corpus(self) -> _Corpus:
+        """What the tools search: the retriever (arguments already checked by the tool) and the layer overview."""
+        return _Corpus(self.retriever.search, self.layer_overview)
+
     def search(self, question: str, k: int | None = None, layer: int | None = None, mode: str = "hybrid") -> list[SearchHit]:
+        """Validated hybrid search (the entry point for front ends that search directly)."""
         q = validate.question(question, self.settings.max_question_chars)
         k = validate.top_k(self.settings.top_k if k is None else k)
-        layer = validate.layer(layer)
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}")
-        dense = self.embedder.encode_query(q) if mode in ("hybrid", "dense") else None
-        sparse = bm25.query_vector(q) if mode in ("hybrid", "sparse") else None
-        if mode == "sparse" and not sparse[0]:
-            return []
-        return self.store.search(dense, sparse, k, layer)
+        return self.retriever.search(q, k, validate.layer(layer), mode)
 
     def layer_overview(self) -> list[dict]:
         counts: Counter = self.store.layer_counts()
         return [{"layer": l.number, "name": l.name, "summary": l.summary, "chunks": int(counts.get(l.number, 0))}
                 for l in self.taxonomy]
 
+    # -- the corpus as resources (the MCP server's layer:// and doc://, the UI's document titles) ------------
+    @cached_property
+    def documents(self) -> list[DocumentSpec]:
+        """The corpus documents, as `corpus/documents.toml` lists them."""
+        return load_manifest(self.settings.corpus_dir)
+
     @cached_property
     def document_titles(self) -> dict[str, str]:
         """Corpus file name -> its title, for citing a document to a person."""
-        from tutor.corpus import load_manifest
+        return {d.file: d.title for d in self.documents}
 
-        return {d.file: d.title for d in load_manifest(self.settings.corpus_dir)}
+    def document_text(self, name: str) -> str:
+        """The text of one corpus document, the part the tutor indexes (reader comments left out)."""
+        spec = next((d for d in self.documents if d.file == name), None)
+        if spec is None:
+            raise InvalidInput(f"There is no document {str(name)[:80]!r}.",
+                               f"The documents are: {', '.join(d.file for d in self.documents)}.")
+        text = read_document(self.settings.corpus_dir, spec)
+        return text[: content_end(text, spec)]
+
+    def passages(self) -> list[Chunk]:
+        """Every indexed passage in document order (read from the index once)."""
+        with self._lock:
+            if self._passages is None:
+                self._passages = sorted(self.store.chunks(), key=lambda c: (c.doc, c.char_start))
+            return self._passages
+
+    def layer_passages(self, layer: object) -> list[Chunk]:
+        n = validate.layer(layer)
+        if n is None:
+            raise InvalidInput("Which layer?", validate.LAYER_HINT)
+        return [c for c in self.passages() if c.layer == n]
 
     def describe(self) -> dict[str, str]:
         """What this process runs on, for status lines: the LLM endpoint and model, the embedder, the index."""
@@ -111,6 +149,10 @@ class TutorApp:
 
     @property
     def llm(self) -> ChatModel:
+        with self._lock:
+            return self._make_llm()
+
+    def _make_llm(self) -> ChatModel:
         if self._llm is None:
             s = self.settings
             if s.openai_base_url:
@@ -130,6 +172,10 @@ class TutorApp:
 
     def local_server(self, progress: Callable[[int, int], None] | None = None) -> LocalServer:
         """The embedded llama.cpp server (not started until first used)."""
+        with self._lock:
+            return self._make_server(progress)
+
+    def _make_server(self, progress: Callable[[int, int], None] | None) -> LocalServer:
         if self._server is None:
             s = self.settings
             self._server = LocalServer(self.model_file(progress), s.data_dir / "logs" / "llm-server.log",
@@ -141,9 +187,10 @@ class TutorApp:
         """Make the LLM ready now (assemble and start the embedded server); returns its start-up seconds."""
         if not self.embedded_llm:
             return None
-        server = self.local_server(progress)
-        _ = server.base_url
-        return server.last_start_seconds
+        with self._lock:  # however many first requests arrive together, one start-up
+            server = self.local_server(progress)
+            _ = server.base_url
+            return server.last_start_seconds
 
     @property
     def llm_concurrency(self) -> int:
@@ -152,7 +199,7 @@ class TutorApp:
 
     @cached_property
     def toolbox(self) -> Toolbox:
-        return Toolbox(self, k=self.settings.context_passages, max_query_chars=self.settings.max_question_chars)
+        return Toolbox(self.corpus, k=self.settings.context_passages, max_query_chars=self.settings.max_question_chars)
 
     @cached_property
     def tutor(self) -> Tutor:

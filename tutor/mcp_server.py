@@ -37,17 +37,14 @@ from mcp.server.mcpserver.resources import FunctionResource
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, ToolAnnotations
 from pydantic import Field, ValidationError
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 import tutor
 from tutor import validate
-from tutor.agent import validate_history
 from tutor.app import TutorApp
-from tutor.corpus import content_end, load_manifest, read_document
 from tutor.errors import InvalidInput, TutorError
-from tutor.layers import N_LAYERS
-from tutor.tools import Toolbox, ToolError
-from tutor.types import Chunk
+from tutor.answering.tools import Toolbox, ToolError
+from tutor.types import N_LAYERS
 
 log = logging.getLogger("tutor.mcp")
 
@@ -70,6 +67,9 @@ class ChatMessage(TypedDict):
 
     role: Annotated[Literal["user", "assistant"], Field(description="Who said it: the learner (user) or the tutor (assistant).")]
     content: Annotated[str, Field(description="What was said.")]
+    mode: NotRequired[Annotated[Literal["answer", "hint", "reveal"], Field(
+        description="For the tutor's own turns: the `mode` its reply had (ask returns it), so that after a Socratic "
+                    "hint the learner's next message is read as their try.")]]
 
 
 class _Server(MCPServer):
@@ -117,15 +117,9 @@ def _tool(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except (ToolError, TutorError) as e:
-            raise MCPToolError(_for_clients(str(e))) from None
+            raise MCPToolError(str(e)) from None
 
     return call
-
-
-def _for_clients(message: str) -> str:
-    """A message written for the CLI, with its command-line hints turned into this server's terms."""
-    return (message.replace("`tutor layers` lists them", "the list_layers tool lists them")
-            .replace("e.g. tutor search ", "e.g. "))
 
 
 def _bad_param(message: str) -> MCPError:
@@ -143,7 +137,7 @@ def _layer_number(value: str) -> int:
     try:
         return validate.layer(n)
     except InvalidInput as e:
-        raise _bad_param(_for_clients(str(e))) from None
+        raise _bad_param(str(e)) from None
 
 
 def build_server(app: TutorApp) -> MCPServer:
@@ -155,7 +149,7 @@ def build_server(app: TutorApp) -> MCPServer:
 
     # -- tools: the agent's own functions, under their MCP names ------------------------------------------
     # The same Toolbox class as the agent's, bound with the search default for people and agents (top_k).
-    toolbox = Toolbox(app, k=s.top_k, max_query_chars=s.max_question_chars)
+    toolbox = Toolbox(app.corpus, k=s.top_k, max_query_chars=s.max_question_chars)
 
     def add_tool(fn: Callable, name: str, title: str, annotations: ToolAnnotations = _READ_ONLY) -> None:
         server.add_tool(_tool(fn), name=name, title=title, description=inspect.getdoc(fn), annotations=annotations)
@@ -163,19 +157,6 @@ def build_server(app: TutorApp) -> MCPServer:
     add_tool(toolbox.search_corpus, "search", "Search the documents")
     add_tool(toolbox.calculator, "calculate", "Calculator")
     add_tool(toolbox.list_layers, "list_layers", "The 14 layers")
-
-    llm_lock = threading.Lock()
-    llm_started = False
-
-    def tutor_ready():
-        nonlocal llm_started
-        with llm_lock:  # one start-up (and one Tutor), however many first questions arrive together
-            if app.embedded_llm and not llm_started:
-                log.warning("Starting the embedded LLM for the first question (assembling the model first if needed)…")
-                seconds = app.start_llm()
-                log.warning("LLM ready%s.", f" in {seconds:.1f} s" if seconds else "")
-                llm_started = True
-            return app.tutor
 
     def ask(
         question: Annotated[str, Field(description="The learner's question, in their words (any language).")],
@@ -195,11 +176,9 @@ def build_server(app: TutorApp) -> MCPServer:
         Returns the same object as `tutor ask --json`: question, answer, citations (layer, layer_name,
         chunk_id, doc, quote: a verbatim span of the passage), tool_calls, refused, timings, search_query,
         suggested_question, uncited_sentences, usage. Answers take seconds to minutes on a CPU."""
-        # The same checks Tutor.ask makes, first, so a bad call never waits for the LLM to start.
-        validate.question(question, s.max_question_chars)
-        history = validate_history(history, s.max_question_chars)
-        validate.layer(layer)
-        return tutor_ready().ask(question, history, layer=layer, socratic=socratic).to_json()
+        # Tutor.ask checks every argument before anything slow: the embedded LLM starts (once, thread-safe in
+        # TutorApp) on the first call that needs it.
+        return app.tutor.ask(question, history, layer=layer, socratic=socratic).to_json()
 
     add_tool(ask, "ask", "Ask the tutor", ToolAnnotations(read_only_hint=True, open_world_hint=False))
 
@@ -221,12 +200,7 @@ def build_server(app: TutorApp) -> MCPServer:
         "doc", "span"}], "layer", "layer_name", "reason" (why this layer, when the learning path chose it)}.
         Show the learner only the question (and choices): `answer` and `span` give the answer away, so keep
         them for after `grade`. Takes a few seconds per question with the embedded LLM."""
-        if app.settings.quiz_llm_questions:
-            try:
-                tutor_ready()
-            except TutorError as e:  # questions fall back to fill-in-the-blanks of their passages
-                log.warning("No LLM for quiz questions (%s); using fill-in-the-blank questions.", e)
-        result = app.coach.quiz(learner, layer, n, kind)
+        result = app.coach.quiz(learner, layer, n, kind)  # without an LLM, items are fill-in-the-blanks
         return {**result.to_json(), "layer": result.layer, "layer_name": result.layer_name,
                 "reason": result.reason or None}
 
@@ -259,33 +233,24 @@ def build_server(app: TutorApp) -> MCPServer:
                                                                   idempotent_hint=False, open_world_hint=False))
     add_tool(progress, "progress", "Learner progress")
 
-    # -- resources ----------------------------------------------------------------------------------------
-    chunks_lock = threading.Lock()
-
-    @functools.cache
-    def all_chunks() -> list[Chunk]:
-        with chunks_lock:
-            return sorted(app.store.chunks(), key=lambda c: (c.doc, c.char_start))
-
-    titles = {d.file: d.title for d in load_manifest(s.corpus_dir)}
+    # -- resources: the corpus as TutorApp serves it -----------------------------------------------------------
+    titles = app.document_titles
 
     def layer_json(n: int) -> str:
         layer = app.taxonomy.get(n)
         passages = [{"chunk_id": c.chunk_id, "doc": c.doc, "doc_title": titles.get(c.doc, c.doc), "text": c.text}
-                    for c in all_chunks() if c.layer == n]
+                    for c in app.layer_passages(n)]
         return json.dumps({"layer": n, "name": layer.name, "label": layer.label, "summary": layer.summary,
                            "passages": passages}, ensure_ascii=False)
 
     def document_text(name: str) -> str:
-        spec = next((d for d in load_manifest(s.corpus_dir) if d.file == name), None)
-        if spec is None:
+        if name not in titles:
             raise ResourceNotFoundError(f"There is no document {name[:80]!r}. The documents are: "
                                         f"{', '.join('doc://' + f for f in titles)}.")
         try:
-            text = read_document(s.corpus_dir, spec)
+            return app.document_text(name)
         except TutorError as e:
             raise ResourceNotFoundError(str(e)) from None
-        return text[: content_end(text, spec)]
 
     @server.resource("layer://{n}", name="layer", title="A layer of the AI stack", mime_type="application/json",
                      description="One layer of the stack (n = 1-14): its name, summary and every passage of the "
@@ -307,7 +272,7 @@ def build_server(app: TutorApp) -> MCPServer:
             uri=f"layer://{layer.number}", name=f"layer-{layer.number}", title=layer.label, mime_type="application/json",
             description=f"{layer.summary} (summary and all passages, JSON)",
             fn=functools.partial(layer_json, layer.number)))
-    for spec in load_manifest(s.corpus_dir):
+    for spec in app.documents:
         server.add_resource(FunctionResource(
             uri=f"doc://{spec.file}", name=spec.file, title=spec.title, mime_type="text/plain",
             description=f"{spec.title} ({spec.kind}): the document's text as the tutor indexes it.",

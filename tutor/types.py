@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from tutor import labels
+from tutor.labels import Segment
+
+N_LAYERS = 14  # the layers of the stack, 1 (raw materials) to 14 (applications)
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -14,7 +19,7 @@ class Layer:
     @property
     def label(self) -> str:
         """How the tutor cites a layer: `L3 · AI Chips & Accelerators`."""
-        return f"L{self.number} · {self.name}"
+        return labels.label(self.number, self.name)
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,7 @@ class Citation:
 
     @property
     def label(self) -> str:
-        return f"L{self.layer} · {self.layer_name}"
+        return labels.label(self.layer, self.layer_name)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -130,10 +135,20 @@ class ToolCall:
         return {"name": self.name, "arguments": self.arguments, "result": self.result}
 
 
+MODES = ("answer", "hint", "reveal")
+
+
 @dataclass
 class Reply:
+    """One answer as data. Front ends compose what they show from these fields; none parses `answer` back.
+
+    `body` is the answer itself with its citations inline (`Reply.segments` has them as data); in Socratic
+    hint mode `invitation` asks the learner to try; `suggestion` is the next question to ask. `answer`
+    composes the three as the terminal and `--json` show them.
+    """
+
     question: str
-    answer: str
+    body: str = ""
     citations: list[Citation] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     refused: bool = False
@@ -144,11 +159,32 @@ class Reply:
     usage: dict = field(default_factory=dict)
     passages: list[Passage] = field(default_factory=list)  # what the LLM was shown (front ends' sources panel)
     mode: str = "answer"  # "answer"; in Socratic mode "hint" (guiding questions) or "reveal" (the answer after a try)
+    invitation: str = ""  # hint mode: what the learner is asked to do next ("Have a go at answering, …")
+
+    @property
+    def segments(self) -> list[Segment]:
+        """The body as plain text pieces and inline layer citations, in order."""
+        return labels.segments(self.body)
+
+    @property
+    def plain(self) -> str:
+        """The body without its citation labels: how an earlier answer is shown to the LLM and to the eval judge."""
+        return labels.strip(self.body).strip()
+
+    @property
+    def answer(self) -> str:
+        return compose_answer(self.body, self.invitation, self.suggestion)
+
+    def history_entry(self) -> dict:
+        """This reply as the assistant turn a front end sends back with the next question."""
+        return {"role": "assistant", "content": self.body, "mode": self.mode}
 
     def to_json(self) -> dict:
         return {
             "question": self.question,
             "answer": self.answer,
+            "body": self.body,
+            "segments": [s.to_json() for s in self.segments],
             "citations": [c.to_json() for c in self.citations],
             "tool_calls": [t.to_json() for t in self.tool_calls],
             "refused": self.refused,
@@ -159,3 +195,16 @@ class Reply:
             "usage": self.usage,
             "mode": self.mode,
         }
+
+
+TRY_NEXT = "Try next: "
+
+
+def compose_answer(body: str, invitation: str = "", suggestion: str | None = None) -> str:
+    """The whole answer as text: the body, the Socratic invitation, then the suggested question."""
+    out = body
+    if invitation:
+        out += f"\n\n{invitation}"
+    if suggestion:
+        out += f"\n\n{TRY_NEXT}{suggestion}"
+    return out

@@ -5,9 +5,10 @@ from __future__ import annotations
 import unicodedata
 
 from tutor.errors import InvalidInput
-from tutor.layers import N_LAYERS
+from tutor.types import N_LAYERS
 
 MAX_K = 50
+LAYER_HINT = f"Use 1 (raw materials) to {N_LAYERS} (applications); the list of layers names each one."
 _ALLOWED_CONTROLS = {"\n", "\t", "\r"}
 
 
@@ -24,7 +25,7 @@ def question(text: object, max_chars: int) -> str:
         )
     stripped = " ".join(text.split())
     if not stripped:
-        raise InvalidInput("The question is empty.", 'Ask something, e.g. tutor search "What is CoWoS?"')
+        raise InvalidInput("The question is empty.", "Ask something, e.g. “What is CoWoS?”")
     if len(stripped) > max_chars:
         raise InvalidInput(
             f"The question is {len(stripped):,} characters long; the limit is {max_chars:,}.",
@@ -45,7 +46,7 @@ def layer(n: object) -> int | None:
     if n is None:
         return None
     if isinstance(n, bool) or not isinstance(n, int):
-        raise InvalidInput(f"layer must be a whole number, not {n!r}.", f"Use 1 to {N_LAYERS}; `tutor layers` lists them.")
+        raise InvalidInput(f"layer must be a whole number, not {n!r}.", LAYER_HINT)
     if not 1 <= n <= N_LAYERS:
-        raise InvalidInput(f"There is no layer {n}.", f"Use 1 to {N_LAYERS}; `tutor layers` lists them.")
+        raise InvalidInput(f"There is no layer {n}.", LAYER_HINT)
     return n

@@ -8,15 +8,15 @@ to study (`TutorApp.coach`). Each browser session keeps its own conversation and
 
 from __future__ import annotations
 
-import queue
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
 
 from tutor.app import TutorApp
+from tutor import streaming
 from tutor.errors import TutorError
+from tutor.streaming import as_error
 from ui import render
 from ui.render import Session, Turn
 
@@ -54,13 +54,6 @@ def _examples(app: TutorApp) -> list[dict]:
     items = app.tutor.suggestions.items if app.tutor.suggestions else []
     picks = [next((s.question for s in items if s.layer == n), None) for n in EXAMPLE_LAYERS]
     return [{"text": q} for q in picks if q][:N_EXAMPLES]
-
-
-def _as_error(e: Exception) -> TutorError:
-    """Any failure as a user-facing TutorError (ours pass through; anything else says what happened)."""
-    if isinstance(e, TutorError):
-        return e
-    return TutorError(f"Something went wrong: {type(e).__name__}: {str(e)[:200]}.", "Try again.")
 
 
 def _bind(fn, n: int):
@@ -109,10 +102,10 @@ def build(app: TutorApp) -> gr.Blocks:
                 session.chat[-1] = {"role": "assistant", "content": render.status_html(payload)}
             elif kind == "token":
                 answer += payload
-                session.chat[-1] = {"role": "assistant", "content": render.answer_html(answer, turn, streaming=True)}
+                session.chat[-1] = {"role": "assistant", "content": render.streaming_html(answer, turn)}
             elif kind == "answer":
                 answer = payload
-                session.chat[-1] = {"role": "assistant", "content": render.answer_html(answer, turn, streaming=True)}
+                session.chat[-1] = {"role": "assistant", "content": render.streaming_html(answer, turn)}
             elif kind == "reply":
                 reply = payload
             elif kind == "error":
@@ -127,10 +120,9 @@ def build(app: TutorApp) -> gr.Blocks:
             # The question goes back into the box, so nothing the learner typed is lost.
             yield session.chat, gr.skip(), text, session, *skip_map
             return
-        session.chat[-1] = {"role": "assistant", "content": render.answer_html(reply.answer, turn, reply.refused)}
+        session.chat[-1] = {"role": "assistant", "content": render.reply_html(reply, turn)}
         session.turns.append(Turn(text, reply))
-        session.history = [*session.history, {"role": "user", "content": text},
-                           {"role": "assistant", "content": reply.answer}]
+        session.history = [*session.history, {"role": "user", "content": text}, reply.history_entry()]
         yield session.chat, render.sources_html(session, titles), gr.skip(), session, *buttons(session, selected)
 
     def clear(selected: int | None):
@@ -170,7 +162,7 @@ def build(app: TutorApp) -> gr.Blocks:
             step = coach.next_step(learner)
             return render.mastery_html(rows, step["layer"]), render.next_step_html(step)
         except Exception as e:  # noqa: BLE001 - a bad name or an unreadable database is shown, never a dead page
-            return render.quiz_error_html(_as_error(e)), ""
+            return render.quiz_error_html(as_error(e)), ""
 
     def show(state: QuizState):
         """The current question and the right answer widget (choices or a text box)."""
@@ -187,25 +179,14 @@ def build(app: TutorApp) -> gr.Blocks:
         """Generate a quiz, showing progress as each question is ready (the LLM phrases them: seconds each)."""
         state = state or QuizState()
         count = int(n or 3)
-        events: queue.Queue = queue.Queue()
-
-        def work():
-            try:
-                events.put(("done", coach.quiz(learner, quiz_layers.get(layer_choice), count, kind,
-                                               on_item=lambda item: events.put(("item", item)))))
-            except TutorError as e:
-                events.put(("error", e))
-            except Exception as e:  # noqa: BLE001 - shown, never a dead page
-                events.put(("error", _as_error(e)))
-
-        threading.Thread(target=work, daemon=True, name="quiz").start()
+        stream = streaming.events(lambda emit: coach.quiz(learner, quiz_layers.get(layer_choice), count, kind,
+                                                          on_item=lambda item: emit("item", item)), name="quiz")
         ready = 0
         # The old quiz is put away while the new one is written, so no answer goes to a question no longer shown.
         state = QuizState(learner=state.learner)
         yield (render.quiz_status_html(f"Writing question 1 of {count} from the documents…"),
                gr.Radio(visible=False, value=None), gr.Textbox(visible=False), "", state, gr.skip(), gr.skip())
-        while True:
-            kind_, payload = events.get()
+        for kind_, payload in stream:
             if kind_ == "item":
                 ready += 1
                 if ready < count:
@@ -215,7 +196,7 @@ def build(app: TutorApp) -> gr.Blocks:
             if kind_ == "error":
                 yield (render.quiz_error_html(payload), gr.skip(), gr.skip(), gr.skip(), state, gr.skip(), gr.skip())
                 return
-            quiz = payload
+            quiz = payload  # ("result", Quiz)
             state = QuizState(learner=quiz.learner, items=quiz.items)
             note = f"Your learning path chose this layer. {quiz.reason}" if quiz.chosen_by_path else ""
             yield (*show(state), render.quiz_status_html(note) if note else "", state, *board(quiz.learner))
@@ -227,15 +208,11 @@ def build(app: TutorApp) -> gr.Blocks:
         item = state.current
         if item is None:
             return render.quiz_error_html("Start a quiz first."), gr.skip(), gr.skip(), state
-        if item.id in state.graded:  # one answer per question: a second try after seeing the answer doesn't count
-            note = "You have answered this question: its grade stands. Go on with “Next question”."
-            return (render.feedback_html(state.graded[item.id], titles.get(item.doc, item.doc), note=note),
-                    gr.skip(), gr.skip(), state)
         given = choice if item.kind == "mcq" else answer
         try:
             grade = coach.grade(item.id, given if given is not None else "", state.learner)
         except Exception as e:  # noqa: BLE001 - shown in the Learn view; the answer stays and nothing is recorded
-            return render.quiz_error_html(_as_error(e)), gr.skip(), gr.skip(), state
+            return render.quiz_error_html(as_error(e)), gr.skip(), gr.skip(), state
         state.graded[item.id] = grade
         return render.feedback_html(grade, titles.get(item.doc, item.doc)), *board(state.learner), state
 

@@ -7,14 +7,13 @@ chips, highlighted quotes) is added, so an answer can never inject markup into t
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
 
 from tutor.errors import TutorError
+from tutor import labels
+from tutor.labels import Segment
 from tutor.types import Layer, Reply
 
-_LABEL = re.compile(r"\[L(\d{1,2}) · ([^\]\n]{1,80})\]")
-_TRY_NEXT = re.compile(r"\n\nTry next: (.+?)\s*$", re.S)
 MAX_SHOWN_QUESTION = 600  # characters of a (huge) question echoed back in the chat
 
 
@@ -48,38 +47,46 @@ class Session:
 
 
 # -- chat messages -------------------------------------------------------------------------------------
-def split_suggestion(answer: str) -> tuple[str, str | None]:
-    m = _TRY_NEXT.search(answer)
-    return (answer[: m.start()], m.group(1).strip()) if m else (answer, None)
-
-
 def user_html(question: str) -> str:
     shown = question if len(question) <= MAX_SHOWN_QUESTION else (
         question[:MAX_SHOWN_QUESTION] + f"… ({len(question):,} characters)")
     return esc(shown)
 
 
-def chips(text_escaped: str, turn: int) -> str:
-    """`[L3 · AI Chips &amp; Accelerators]` (already escaped) -> a chip that opens the passage in the sources panel."""
-    def chip(m: re.Match) -> str:
-        n = int(m.group(1))
-        return (f'<a class="cite-chip g-{layer_group(n)}" href="#src-t{turn}-L{n}" data-turn="{turn}" '
-                f'data-layer="{n}" title="Show the cited passage">L{n} · {m.group(2)}</a>')
-
-    return _LABEL.sub(chip, text_escaped)
+def chip(layer: int, layer_name: str, turn: int) -> str:
+    """A layer citation as a chip that opens the cited passage in the sources panel."""
+    return (f'<a class="cite-chip g-{layer_group(layer)}" href="#src-t{turn}-L{layer}" data-turn="{turn}" '
+            f'data-layer="{layer}" title="Show the cited passage">{esc(labels.label(layer, layer_name))}</a>')
 
 
-def answer_html(answer: str, turn: int, refused: bool = False, streaming: bool = False) -> str:
-    body, suggestion = split_suggestion(answer)
-    out = chips(esc(body.strip()), turn)
+def body_html(segments: list[Segment], turn: int) -> str:
+    """An answer's body: its text escaped, its citations as chips."""
+    return "".join(esc(s.text) if s.layer is None else chip(s.layer, s.layer_name or "", turn) for s in segments).strip()
+
+
+def answer_html(segments: list[Segment], turn: int, refused: bool = False, streaming: bool = False,
+                suggestion: str | None = None, invitation: str = "") -> str:
+    out = body_html(segments, turn)
     if refused:
         out = f'<div class="refusal">{out}</div>'
+    if invitation:
+        out += f'\n\n<p class="invitation">{esc(invitation)}</p>'
     if streaming:
         out += '<span class="cursor">▍</span>'
     if suggestion:
         out += (f'\n\n<button class="try-next" data-question="{esc(suggestion)}" title="Ask this next">'
                 f'Try next: {esc(suggestion)}</button>')
     return out
+
+
+def reply_html(reply: Reply, turn: int) -> str:
+    """A finished answer, composed from the reply's fields."""
+    return answer_html(reply.segments, turn, reply.refused, suggestion=reply.suggestion, invitation=reply.invitation)
+
+
+def streaming_html(body_so_far: str, turn: int) -> str:
+    """The body while it streams in (its citations already rewritten as labels by the tutor)."""
+    return answer_html(labels.segments(body_so_far), turn, streaming=True)
 
 
 def status_html(text: str) -> str:
@@ -177,7 +184,7 @@ def sources_html(session: Session | None, titles: dict[str, str]) -> str:
 
 # -- the stack map -------------------------------------------------------------------------------------
 def scope_label(layer: Layer) -> str:
-    return f"L{layer.number} · {layer.name}"
+    return layer.label
 
 
 def layer_button_label(layer: Layer) -> str:
@@ -228,10 +235,17 @@ def quiz_error_html(err: TutorError | str) -> str:
 
 def feedback_html(grade, doc_title: str, note: str = "") -> str:
     """A grade: right / partly / not quite, the feedback, and the span it was graded against, cited."""
-    verdict, cls = (("Correct", "right") if grade.correct else ("Partly right", "partly") if grade.score > 0
-                    else ("Not quite", "wrong"))
-    feedback = _LABEL.sub("", grade.feedback)
-    feedback = feedback.split(" The passage says:")[0]
+    verdict, cls = {"correct": ("Correct", "right"), "partly": ("Partly right", "partly"),
+                    "wrong": ("Not quite", "wrong")}[grade.verdict]
+    why = grade.missing.rstrip(".")
+    if grade.verdict == "correct":
+        feedback = f"Correct: {grade.answer}."
+    elif grade.verdict == "partly":
+        feedback = f"Partly right. The answer is {grade.answer}." + (f" Missing: {why}." if why else "")
+    else:
+        feedback = f"Not quite{f' ({why})' if why else ''}. The answer is {grade.answer}."
+    if grade.repeat and not note:
+        note = "You have answered this question: its grade stands. Go on with “Next question”."
     g = layer_group(grade.layer)
     note_html = f'<p class="quiz-note">{esc(note)}</p>' if note else ""
     return (f'<div class="quiz-feedback {cls}"><div class="verdict">{verdict} · score {grade.score:g}</div>'

@@ -17,7 +17,6 @@ One answer, step by step:
 from __future__ import annotations
 
 import json
-import queue
 import re
 import threading
 import time
@@ -25,23 +24,24 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from tutor import prompts, validate
-from tutor.citations import CitationMapper, StreamRewriter, best_quote, label
-from tutor.errors import InvalidInput, TutorError
-from tutor.llm import ChatModel, Completion, ToolCallRequest
-from tutor.quiz import blank_facts
-from tutor.suggestions import Suggestions
-from tutor.tools import Toolbox, ToolError, tool_schema
-from tutor.types import Citation, Passage, Reply, ToolCall
+from tutor import labels, streaming, validate
+from tutor.answering import prompts
+from tutor.answering.citations import CitationMapper, StreamRewriter, best_quote, label
+from tutor.errors import InvalidInput
+from tutor.llm.client import ChatModel, Completion, ToolCallRequest
+from tutor.knowledge.facts import blank_facts
+from tutor.answering.suggestions import Suggestions
+from tutor.answering.tools import Toolbox, ToolError, tool_schema
+from tutor.types import MODES, TRY_NEXT, Citation, Passage, Reply, ToolCall
 
-# Events: ("status", str) progress; ("token", str) answer text to append; ("answer", str) the answer so far,
-# replacing what streamed (when a citation was repaired after streaming); ("tool", ToolCall); ("reply", Reply).
+# Events: ("status", str) progress; ("token", str) body text to append; ("answer", str) the body so far,
+# replacing what streamed (when a citation was repaired after streaming); ("tool", ToolCall); ("invitation", str)
+# in Socratic hint mode, what the learner is asked to do; ("suggestion", str) the next question; ("reply", Reply).
 OnEvent = Callable[[str, object], None]
 
 MAX_HISTORY_CHARS = 1500  # per earlier message sent to the LLM
 MAX_HISTORY_MESSAGES = 200
 MAX_TOOL_RESULT_CHARS = 4000
-_LABEL = re.compile(r"\s*\[L\d+ · [^\]]*\]")
 _TOOL_BLOCK = re.compile(r"<tool_call>\s*(\{.*?\})\s*(?:</tool_call>|$)", re.S)
 _FENCED = re.compile(r"```(?:json)?\s*(\{.*?\})\s*(?:```|$)", re.S)
 # Questions that need arithmetic: an explicit operation, or a number together with a quantity question.
@@ -104,24 +104,10 @@ class Tutor:
     def stream(self, question: str, history: list[dict] | None = None,
                layer: int | None = None, socratic: bool = False) -> Iterator[tuple[str, object]]:
         """`ask` as a generator of (kind, payload) events; the last is ("reply", Reply) or ("error", TutorError)."""
-        events: queue.Queue = queue.Queue()
-
-        def run():
-            try:
-                self.ask(question, history, lambda k, p: events.put((k, p)), layer=layer, socratic=socratic)
-            except TutorError as e:
-                events.put(("error", e))
-            except Exception as e:  # noqa: BLE001 - surface, never hang the consumer
-                events.put(("error", TutorError(f"Unexpected {type(e).__name__}: {str(e)[:200]}.",
-                                                "Please report this with the question that caused it.")))
-            events.put(("done", None))
-
-        threading.Thread(target=run, daemon=True, name="tutor-answer").start()
-        while True:
-            kind, payload = events.get()
-            if kind == "done":
-                return
-            yield kind, payload
+        for kind, payload in streaming.events(
+                lambda emit: self.ask(question, history, emit, layer=layer, socratic=socratic), name="tutor-answer"):
+            if kind != "result":  # `ask` emitted its ("reply", Reply) already
+                yield kind, payload
 
     # -- the steps ----------------------------------------------------------------------------------------
     def _answer(self, question: str, history: list[dict], outer: OnEvent, layer: int | None = None,
@@ -136,7 +122,7 @@ class Tutor:
             outer(kind, payload)
 
         t0 = time.perf_counter()
-        reply = Reply(question=question, answer="")
+        reply = Reply(question=question)
         usage = Counter()
         timings: dict[str, float] = {}
         asked = question  # what the learner sent; `question` becomes what is answered
@@ -177,28 +163,25 @@ class Tutor:
             else:
                 self._converse(reply, question, history, shown or passages[:1], emit, usage, timings, turn)
         shown_text = "".join(streamed)
-        if reply.answer.startswith(shown_text):
-            emit("token", reply.answer[len(shown_text):])  # e.g. the calculation line, a refusal's nearest layers
+        if reply.body.startswith(shown_text):
+            emit("token", reply.body[len(shown_text):])  # e.g. the calculation line, a refusal's nearest layers
         else:
-            emit("answer", reply.answer)  # the final text differs from what streamed (a repaired citation): replace it
+            emit("answer", reply.body)  # the final text differs from what streamed (a repaired citation): replace it
         if reply.mode == "hint" and not reply.refused:
-            tail = f"\n\n{prompts.HINT_TAIL}"
-            reply.answer += tail
-            emit("token", tail)
+            reply.invitation = prompts.HINT_TAIL
+            emit("invitation", reply.invitation)
         elif reply.suggestion is None and self.suggestions is not None:
             layers = [c.layer for c in reply.citations] or [p.layer for p in passages[:1]]
             reply.suggestion = self.suggestions.pick(layers, exclude=[question, asked, *[m["content"] for m in history]])
         if reply.suggestion:
-            tail = f"\n\nTry next: {reply.suggestion}"
-            reply.answer += tail
-            emit("token", tail)
+            emit("suggestion", reply.suggestion)
         timings["total_s"] = round(time.perf_counter() - t0, 3)
         reply.timings = timings
         reply.usage = dict(usage)
         return reply
 
     def _rewrite(self, question: str, history: list[dict], usage: Counter) -> str:
-        convo = "\n".join(f"{m['role']}: {_clip(plain_answer(m['content']), 400)}" for m in history[-4:]) or "(none)"
+        convo = "\n".join(f"{m['role']}: {_clip(earlier_text(m), 400)}" for m in history[-4:]) or "(none)"
         msg = prompts.REWRITE.format(history=convo, question=question)
         out = self.llm.complete([{"role": "user", "content": msg}], max_tokens=60)
         _count(usage, out)
@@ -209,7 +192,7 @@ class Tutor:
     def _refuse(self, reply: Reply, passages: list[Passage]) -> None:
         nearest = _nearest_layers(passages[:3])
         reply.refused = True
-        reply.answer = ("The documents I teach from don't cover that, so I won't guess."
+        reply.body = ("The documents I teach from don't cover that, so I won't guess."
                         + (f" The closest topics they do cover are {nearest}." if nearest else ""))
 
     def _hint(self, reply: Reply, question: str, shown: list[Passage], emit: OnEvent) -> bool:
@@ -225,8 +208,8 @@ class Tutor:
             text = (f"Let's work it out together. Here is what the documents say, with the key facts left out: "
                     f"“{blanked}” [{n}] What do you think fills the gaps, and how does that answer your question?")
             attached = mapper.attach(text, repair=False)
-            reply.answer, reply.citations, reply.passages = attached.text.strip(), list(attached.citations), mapper.passages
-            emit("token", reply.answer)
+            reply.body, reply.citations, reply.passages = attached.text.strip(), list(attached.citations), mapper.passages
+            emit("token", reply.body)
             return True
         return False
 
@@ -237,7 +220,7 @@ class Tutor:
         hint = turn is not None and turn.mode == "hint"
         messages = [{"role": "system", "content": prompts.SOCRATIC if hint else prompts.SYSTEM}]
         for m in history[-self.config.history_turns :] if self.config.history_turns else []:
-            messages.append({"role": m["role"], "content": _clip(plain_answer(m["content"]), MAX_HISTORY_CHARS)})
+            messages.append({"role": m["role"], "content": _clip(earlier_text(m), MAX_HISTORY_CHARS)})
         offer_tools = needs_calculation(question) and not hint
         attempt = prompts.SOCRATIC_REVEAL.format(attempt=_clip(turn.attempt, 600)) if turn and turn.attempt else ""
         template = prompts.HINT_QUESTION if hint else prompts.QUESTION
@@ -303,7 +286,7 @@ class Tutor:
             citations = []
         elif calcs:
             answer, citations = _with_provenance(answer, citations, calcs, mapper)
-        reply.answer = answer
+        reply.body = answer
         reply.citations = citations
         reply.uncited = [] if reply.refused else attached.uncited
 
@@ -348,7 +331,7 @@ def socratic_turn(message: str, history: list[dict]) -> SocraticTurn:
     appended to it), the learner's next message is a try or a request for the answer, unless it is plainly
     a new question; either way the hinted question is then answered."""
     last = history[-1] if history else None
-    hinted = last is not None and last["role"] == "assistant" and prompts.HINT_TAIL in last["content"]
+    hinted = last is not None and last["role"] == "assistant" and _was_hint(last)
     asks = bool(_REVEAL.search(message))
     if hinted and len(history) >= 2 and history[-2]["role"] == "user":
         original = history[-2]["content"]
@@ -401,14 +384,31 @@ def validate_history(history: object, max_chars: int) -> list[dict]:
                                "Fix that entry or drop it.")
         if m["role"] == "user":
             validate.question(m["content"], max_chars)
-        out.append({"role": m["role"], "content": m["content"]})
+        mode = m.get("mode")
+        if mode is not None and mode not in MODES:
+            raise InvalidInput(f"history[{i}].mode must be one of {', '.join(MODES)}, not {str(mode)[:20]!r}.",
+                               "Send back the `mode` of the reply, or leave it out.")
+        out.append({"role": m["role"], "content": m["content"], **({"mode": mode} if mode is not None else {})})
     return out
 
 
-def plain_answer(text: str) -> str:
-    """An answer without its layer labels and suggested question: how the LLM sees an earlier message (tokens it
-    needn't read) and how the eval judge reads an answer."""
-    return re.sub(r"\n+Try next: .*\Z", "", _LABEL.sub("", text), flags=re.S).strip()
+def earlier_text(message: dict) -> str:
+    """An earlier message as the LLM reads it: without layer labels (tokens it needn't read). Our front ends send
+    a reply's `body`; a client that sends the whole composed `answer` as plain text gets its Socratic
+    invitation and "Try next" line dropped too."""
+    text = labels.strip(message["content"])
+    if message["role"] == "assistant":
+        text = text.split(f"\n\n{TRY_NEXT}")[0].replace(f"\n\n{prompts.HINT_TAIL}", "")
+    return text.strip()
+
+
+def _was_hint(message: dict) -> bool:
+    """Whether an assistant turn was a Socratic hint: its `mode` when the front end sent it (ours do), else (plain
+    text history from another client) whether it ends with the hint's invitation."""
+    mode = message.get("mode")
+    if mode is not None:
+        return mode == "hint"
+    return message["content"].rstrip().endswith(prompts.HINT_TAIL)
 
 
 def _looks_english(text: str) -> bool:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tutor.bm25 import tokenize
+from tutor import labels
+from tutor.knowledge.bm25 import tokenize
 from tutor.types import Citation, Passage
 
 _BRACKET = re.compile(r"\[([^\[\]\n]{1,80})\]")
@@ -27,7 +28,7 @@ MIN_REPAIR_WORDS = 4
 
 
 def label(p: Passage) -> str:
-    return f"L{p.layer} · {p.layer_name}"
+    return labels.label(p.layer, p.layer_name)
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -116,12 +117,12 @@ class CitationMapper:
                 continue
             out.append(text[pos : m.start()].rstrip(" ") if not found else text[pos : m.start()])
             if found:
-                labels = []
+                names = []
                 for p in found:
-                    if label(p) not in labels:
-                        labels.append(label(p))
+                    if label(p) not in names:
+                        names.append(label(p))
                     cites.append((sum(len(x) for x in out), p))
-                out.append(" ".join(f"[{lb}]" for lb in labels))
+                out.append(" ".join(f"[{lb}]" for lb in names))
             else:
                 dropped.append(m.group(0))
             pos = m.end()
@@ -201,7 +202,7 @@ class CitationMapper:
 
 
 def _strip_labels(text: str) -> str:
-    return re.sub(r"\[L\d+ · [^\]]*\]", "", text)
+    return labels.strip(text)
 
 
 def _is_factual(sentence: str) -> bool:

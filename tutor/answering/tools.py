@@ -15,7 +15,7 @@ from typing import Annotated, Protocol, get_type_hints
 
 from pydantic import Field, TypeAdapter
 
-from tutor import calculator as calc
+from tutor.answering import calculator as calc
 from tutor import validate
 from tutor.errors import InvalidInput
 from tutor.types import Passage, SearchHit
@@ -36,13 +36,16 @@ class ToolError(ValueError):
 
 
 class Searcher(Protocol):
-    def search(self, question: str, k: int | None = None, layer: int | None = None) -> list[SearchHit]: ...
+    """Where the tools look: `search` takes checked arguments (the tools check them: they are the entry point
+    for a model's or an MCP client's call); `layer_overview` lists the layers."""
+
+    def search(self, question: str, k: int, layer: int | None = None) -> list[SearchHit]: ...
 
     def layer_overview(self) -> list[dict]: ...
 
 
 class Toolbox:
-    """The tools, bound to one searcher (a `TutorApp`)."""
+    """The tools, bound to one searcher (`TutorApp.corpus`: its retriever and layer overview)."""
 
     def __init__(self, searcher: Searcher, k: int = 4, max_query_chars: int = 1000):
         self._searcher = searcher

@@ -10,7 +10,7 @@ Two kinds of document (see `corpus/documents.toml`):
   first line of the last section that names three or more different layers (`L3`, `L4`, ...); it is
   labelled layer 0, "Cross-layer".
 * `segmentation = "classify"` (slides, essay). Chunks come out unlabelled (layer -1) and get their layer
-  from `tutor.labeling` once they are embedded.
+  from `tutor.knowledge.labeling` once they are embedded.
 
 Chunk ids are stable: a hash of the document name and the chunk text, so the same text gets the same id
 on every run and a changed passage gets a new one.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tutor.errors import ConfigError
-from tutor.layers import CROSS_LAYER, N_LAYERS, Taxonomy
+from tutor.knowledge.layers import CROSS_LAYER, N_LAYERS, Taxonomy
 from tutor.types import Chunk
 
 UNLABELLED = -1

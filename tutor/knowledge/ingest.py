@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tutor import bm25
-from tutor.corpus import build_chunks, corpus_fingerprint
-from tutor.embed import Embedder
-from tutor.index import VectorStore
-from tutor.labeling import label_chunks
-from tutor.layers import Taxonomy
+from tutor.knowledge import bm25
+from tutor.knowledge.corpus import build_chunks, corpus_fingerprint
+from tutor.knowledge.embed import Embedder
+from tutor.knowledge.index import VectorStore
+from tutor.knowledge.labeling import label_chunks
+from tutor.knowledge.layers import Taxonomy
 from tutor.settings import Settings
 from tutor.types import IngestReport
 

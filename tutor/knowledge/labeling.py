@@ -14,8 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from tutor.corpus import UNLABELLED
-from tutor.layers import Taxonomy
+from tutor.knowledge.corpus import UNLABELLED
+from tutor.knowledge.layers import Taxonomy
 from tutor.types import Chunk
 
 K = 10

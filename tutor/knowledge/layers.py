@@ -6,9 +6,8 @@ import tomllib
 from pathlib import Path
 
 from tutor.errors import ConfigError
-from tutor.types import Layer
+from tutor.types import N_LAYERS, Layer
 
-N_LAYERS = 14
 CROSS_LAYER = Layer(0, "Cross-layer", "Passages about how the layers connect, not about any one layer.")
 
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tutor import validate
 from tutor.errors import IndexEmpty, InvalidInput
-from tutor.grading import Grade, grade
-from tutor.layers import Taxonomy
-from tutor.llm import ChatModel
-from tutor.progress import ProgressStore, learner_name
-from tutor.quiz import KINDS, Fact, GenerationStats, QuizItem, extract_facts, generate, norm
+from tutor.learning.grading import Grade, check_answer, grade
+from tutor.knowledge.layers import Taxonomy
+from tutor.llm.client import ChatModel
+from tutor.learning.progress import ProgressStore, learner_name
+from tutor.knowledge.facts import Fact, extract_facts, norm
+from tutor.learning.quiz import KINDS, GenerationStats, QuizItem, generate
 from tutor.types import Chunk
 
 MAX_ITEMS = 20
@@ -122,12 +123,21 @@ class Coach:
         return self.store.item(item_id)
 
     def grade(self, item_id: object, answer: object, learner: object = None) -> Grade:
-        """Grade an answer to a stored item and record it in the learner's progress."""
+        """Grade an answer to a stored item and record it in the learner's progress.
+
+        One grade per item and learner: answering an item again returns the first grade (`repeat`) and records
+        nothing. An item is graded only for the learner whose quiz it was made for."""
         who = self.learner(learner)
-        item = self.store.item(item_id)
-        result = grade(item, answer, self.taxonomy.get(item.layer).label, self._judge())
-        self.store.record(who, item, result.score, result.correct, " ".join(str(answer).split()), result.feedback)
-        return result
+        item, owner = self.store.item_and_owner(item_id)
+        if owner != who:
+            raise InvalidInput(f"Quiz item {item.id} was made for another learner's quiz, not {who!r}'s.",
+                               "Grade it as the learner who took that quiz, or start a quiz of your own.")
+        text = check_answer(item, answer)  # bad input is an error even for an item answered before
+        label = self.taxonomy.get(item.layer).label
+        first = self.store.first_grade(who, item)
+        if first is None:
+            first = self.store.record(who, item, grade(item, text, label, self._judge()), text)
+        return replace(first, label=label) if first.repeat else first
 
     def progress(self, learner: object = None) -> list[dict]:
         return self.store.progress(self.learner(learner))

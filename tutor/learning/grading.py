@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from tutor.errors import InvalidInput
-from tutor.quiz import QuizItem, contains, content_words, norm
+from tutor.knowledge.facts import contains, content_words, norm
+from tutor.learning.quiz import QuizItem
 
 MAX_ANSWER_CHARS = 2000
 LETTERS = "ABCD"
@@ -40,25 +41,49 @@ Is the learner's answer right? Reply with JSON only: {{"score": 1 if right, 0.5 
 Judge = Callable[[str], str]  # prompt -> the LLM's reply
 
 
+VERDICTS = ("correct", "partly", "wrong")
+
+
 @dataclass
 class Grade:
+    """A graded answer as data: the verdict, what was missing, and the span it was graded against (cited).
+    Front ends compose their text from these fields; `feedback` is that text for the terminal and JSON."""
+
     item_id: str
     correct: bool
     score: float
-    feedback: str
     chunk_id: str
     span: str
     method: str = "exact"  # exact | match | llm | llm-checked: how the grade was reached
     layer: int = 0
-    label: str = ""
+    label: str = ""  # the span's layer, "L3 · AI Chips & Accelerators"
+    answer: str = ""  # the item's right answer
+    missing: str = ""  # what the learner's answer lacks (partly) or why it is wrong, when known
+    repeat: bool = False  # the learner had answered this item already: this is that first grade, nothing new counted
+
+    @property
+    def verdict(self) -> str:
+        return "correct" if self.correct else "partly" if self.score > 0 else "wrong"
+
+    @property
+    def feedback(self) -> str:
+        quote = f"“{self.span}” [{self.label}]" if self.label else f"“{self.span}”"
+        why = self.missing.rstrip(".")
+        if self.verdict == "correct":
+            return f"Correct: {self.answer}. The passage says: {quote}"
+        if self.verdict == "partly":
+            gap = f" Missing: {why}." if why else ""
+            return f"Partly right. The answer is {self.answer}.{gap} The passage says: {quote}"
+        reason = f" ({why})" if why else ""
+        return f"Not quite{reason}. The answer is {self.answer}. The passage says: {quote}"
 
     def to_json(self) -> dict:
-        """The issue's shape."""
-        return {"item_id": self.item_id, "correct": self.correct, "score": self.score, "feedback": self.feedback,
-                "chunk_id": self.chunk_id, "span": self.span}
+        return {"item_id": self.item_id, "correct": self.correct, "score": self.score, "verdict": self.verdict,
+                "answer": self.answer, "missing": self.missing, "feedback": self.feedback, "chunk_id": self.chunk_id,
+                "span": self.span, "label": self.label, "repeat": self.repeat}
 
     def full_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "verdict": self.verdict, "feedback": self.feedback}
 
 
 def validate_answer(answer: object) -> str:
@@ -75,6 +100,15 @@ def validate_answer(answer: object) -> str:
     return text
 
 
+def check_answer(item: QuizItem, answer: object) -> str:
+    """The answer as text, if it is usable for this item (for multiple choice: one of its choices); raises
+    InvalidInput otherwise. Cheap: no grading, no LLM."""
+    text = validate_answer(answer)
+    if item.kind == "mcq":
+        _grade_choice(item, text)
+    return text
+
+
 def grade(item: QuizItem, answer: object, layer_label: str, judge: Judge | None) -> Grade:
     """Grade `answer`; raises InvalidInput (nothing graded) for unusable input."""
     text = validate_answer(answer)
@@ -84,8 +118,8 @@ def grade(item: QuizItem, answer: object, layer_label: str, judge: Judge | None)
     else:
         score, method, why = _grade_short(item, text, judge)
     correct = score >= 0.99
-    return Grade(item.id, correct, score, _feedback(item, text, score, why, layer_label), item.chunk_id, item.span,
-                 method, item.layer, layer_label)
+    return Grade(item.id, correct, score, item.chunk_id, item.span, method, item.layer, layer_label, item.answer,
+                 why.strip())
 
 
 def _grade_choice(item: QuizItem, text: str) -> float:
@@ -177,15 +211,3 @@ def _parse(reply: str) -> tuple[float, str]:
     score = 1.0 if score >= 0.75 else 0.5 if score >= 0.25 else 0.0
     missing = str(data.get("missing") or "").strip()
     return score, missing[:300]
-
-
-def _feedback(item: QuizItem, text: str, score: float, why: str, layer_label: str) -> str:
-    cite = f"[{layer_label}]"
-    quote = f"“{item.span}” {cite}"
-    if score >= 0.99:
-        return f"Correct: {item.answer}. The passage says: {quote}"
-    if score > 0:
-        gap = f" Missing: {why.rstrip('.')}." if why else ""
-        return f"Partly right. The answer is {item.answer}.{gap} The passage says: {quote}"
-    reason = f" ({why.rstrip('.')})" if why else ""
-    return f"Not quite{reason}. The answer is {item.answer}. The passage says: {quote}"

@@ -1,6 +1,9 @@
 """What each learner knows: quiz items, graded answers and per-layer mastery, in SQLite in the data directory.
 
-- Items are stored when generated, so `tutor grade ID` works after a restart and from another process.
+- Items are stored when generated, so an item can be graded after a restart and from another process.
+- One graded answer per item and learner: a second grade of the same item returns the first and records
+  nothing (so grading again cannot inflate mastery), and an item is graded only for the learner it was
+  made for. The check and the insert are one transaction, so concurrent grades of one item count once.
 - Every graded answer is one row of `attempts`; mastery is computed from them (nothing derived is stored,
   so there is nothing to get out of step). Recent answers weigh more: the newest has weight 1, the one
   before it `DECAY`, then `DECAY**2`, … A layer counts as mastered after at least `MIN_ATTEMPTS` answers
@@ -23,8 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tutor.errors import ConfigError, InvalidInput
-from tutor.layers import Taxonomy
-from tutor.quiz import QuizItem
+from tutor.knowledge.layers import Taxonomy
+from tutor.learning.grading import Grade
+from tutor.learning.quiz import QuizItem
 
 DECAY = 0.7
 MIN_ATTEMPTS = 3
@@ -77,6 +81,10 @@ class ProgressStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._db() as db:
                 db.executescript(_SCHEMA)
+                have = {row[1] for row in db.execute("PRAGMA table_info(attempts)")}
+                for column in ("missing", "method"):  # added after the first release: older databases get them
+                    if column not in have:
+                        db.execute(f"ALTER TABLE attempts ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as e:
             raise ConfigError(f"The progress database {self.path} cannot be opened ({e}).",
                               "Move the file aside (it is recreated empty) or set TUTOR_DATA_DIR.") from None
@@ -107,15 +115,19 @@ class ProgressStore:
                 raise
 
     def item(self, item_id: object) -> QuizItem:
+        return self.item_and_owner(item_id)[0]
+
+    def item_and_owner(self, item_id: object) -> tuple[QuizItem, str]:
+        """The stored item and the learner whose quiz it was made for."""
         if not isinstance(item_id, str) or not re.fullmatch(r"q-[0-9a-f]{10}", item_id.strip()):
             raise InvalidInput(f"{str(item_id)[:40]!r} is not a quiz item id.",
-                               "Item ids look like q-1a2b3c4d5e; `tutor quiz` prints them.")
+                               "Item ids look like q-1a2b3c4d5e, as the quiz gave them.")
         with self._db() as db:
-            row = db.execute("SELECT record FROM items WHERE id = ?", (item_id.strip(),)).fetchone()
+            row = db.execute("SELECT record, learner FROM items WHERE id = ?", (item_id.strip(),)).fetchone()
         if row is None:
             raise InvalidInput(f"There is no quiz item {item_id.strip()}.",
-                               "Check the id `tutor quiz` printed (items live in this data directory's progress.sqlite).")
-        return QuizItem.from_record(json.loads(row[0]))
+                               "Check the id the quiz gave (items live in this data directory's progress.sqlite).")
+        return QuizItem.from_record(json.loads(row[0])), row[1]
 
     def recent(self, learner: str, n: int = RECENT_ITEMS) -> list[QuizItem]:
         with self._db() as db:
@@ -123,20 +135,38 @@ class ProgressStore:
         return [QuizItem.from_record(json.loads(r[0])) for r in rows]
 
     # -- attempts -----------------------------------------------------------------------------------------
-    def record(self, learner: str, item: QuizItem, score: float, correct: bool, answer: str, feedback: str) -> int:
-        if not 0.0 <= score <= 1.0:
-            raise ValueError(f"score {score} outside [0, 1]")
+    def first_grade(self, learner: str, item: QuizItem) -> Grade | None:
+        """The learner's graded answer to `item`, if there is one (marked `repeat`)."""
+        with self._db() as db:
+            return _first(db, learner, item)
+
+    def record(self, learner: str, item: QuizItem, grade: Grade, answer: str) -> Grade:
+        """Record `grade` as the learner's answer to `item` and return it, unless the learner has a graded answer to
+        it already (another process may have just written it): then nothing is recorded and that one is returned."""
+        if not 0.0 <= grade.score <= 1.0:
+            raise ValueError(f"score {grade.score} outside [0, 1]")
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                cur = db.execute("INSERT INTO attempts (item_id, learner, layer, score, correct, answer, feedback, created) "
-                                 "VALUES (?,?,?,?,?,?,?,?)", (item.id, learner, item.layer, float(score), int(correct),
-                                                              answer[:MAX_ANSWER_STORED], feedback, time.time()))
+                first = _first(db, learner, item)
+                if first is None:
+                    db.execute("INSERT INTO attempts (item_id, learner, layer, score, correct, answer, feedback, created, "
+                               "missing, method) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                               (item.id, learner, item.layer, float(grade.score), int(grade.correct),
+                                answer[:MAX_ANSWER_STORED], grade.feedback, time.time(), grade.missing, grade.method))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        return int(cur.lastrowid)
+        return grade if first is None else first
+
+    def attempts(self, learner: str, item_id: str | None = None) -> int:
+        """How many graded answers the learner has (to one item, when given)."""
+        sql, args = "SELECT COUNT(*) FROM attempts WHERE learner = ?", [learner]
+        if item_id is not None:
+            sql, args = sql + " AND item_id = ?", [*args, item_id]
+        with self._db() as db:
+            return int(db.execute(sql, args).fetchone()[0])
 
     def scores(self, learner: str) -> dict[int, list[float]]:
         with self._db() as db:
@@ -165,6 +195,16 @@ class ProgressStore:
     def integrity_ok(self) -> bool:
         with self._db() as db:
             return db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _first(db: sqlite3.Connection, learner: str, item: QuizItem) -> Grade | None:
+    row = db.execute("SELECT score, correct, missing, method FROM attempts WHERE item_id = ? AND learner = ? "
+                     "ORDER BY id LIMIT 1", (item.id, learner)).fetchone()
+    if row is None:
+        return None
+    score, correct, missing, method = row
+    return Grade(item.id, bool(correct), float(score), item.chunk_id, item.span, method or "stored", item.layer,
+                 "", item.answer, missing or "", repeat=True)
 
 
 def recommend(progress: list[dict]) -> dict:

@@ -1,6 +1,6 @@
 """Runs the embedded LLM server as a child and takes it down when the tutor process goes away.
 
-`python -m tutor._serve PARENT_PID -- COMMAND...`: started by `LocalServer` so that a tutor killed
+`python -m tutor.llm._serve PARENT_PID -- COMMAND...`: started by `LocalServer` so that a tutor killed
 without a chance to clean up (SIGKILL, a crash) does not leave a server holding the model in memory.
 """
 

@@ -165,7 +165,7 @@ class LocalServer:
     """A supervised llama.cpp server process on 127.0.0.1.
 
     `base_url` starts it on first use (or again if it died). It runs in its own process group under a
-    small watchdog (`tutor._serve`) that stops it if this process dies; `stop()` and interpreter exit stop
+    small watchdog (`tutor.llm._serve`) that stops it if this process dies; `stop()` and interpreter exit stop
     it too, so no orphan keeps the model in memory.
     """
 
@@ -215,7 +215,7 @@ class LocalServer:
         log = self.log_path.open("ab")
         t0 = time.perf_counter()
         try:
-            self._proc = subprocess.Popen([sys.executable, "-m", "tutor._serve", str(os.getpid()), "--", *cmd],
+            self._proc = subprocess.Popen([sys.executable, "-m", "tutor.llm._serve", str(os.getpid()), "--", *cmd],
                                           stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                           start_new_session=True, cwd=str(Path(__file__).resolve().parents[1]))
         except OSError as e:
