@@ -1,12 +1,12 @@
 # Two commands on a fresh machine (see README):
 #   make run    set up .venv, index the corpus, start the tutor in the browser (http://127.0.0.1:7860)
-#   make test   set up .venv with test tools, run the whole test suite
+#   make test   set up .venv with test tools, run the whole test suite (make test-fast: without the real LLM)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: setup setup-test run test bench eval clean
+.PHONY: setup setup-test run test test-fast bench eval clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "stack-tutor needs Python 3.11 (set PYTHON=/path/to/python3.11)"'
@@ -47,8 +47,13 @@ run: setup
 	$(BIN)/tutor ingest
 	$(BIN)/tutor ui
 
+# The whole suite (what CI runs), with the slowest tests listed at the end.
 test: setup-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
+
+# The inner loop: unit tests and the fake-model tests, no real LLM (a few minutes).
+test-fast: setup-test
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: setup
 	$(BIN)/python benchmarks/retrieval_quality.py --sweep --out docs/results/retrieval_quality.json

@@ -72,3 +72,27 @@ def load(path: Path = DATASET, kinds: list[str] | None = None) -> list[EvalItem]
         if not kinds or item.kind in kinds:
             items.append(item)
     return items
+
+
+def stratified(items: list[EvalItem], n: int) -> list[EvalItem]:
+    """A fixed sample of `n` items with every kind in it: each kind gets a share of `n` in proportion to its
+    size (at least one, two where it can), its items picked evenly spread through the file. Deterministic:
+    the same file gives the same sample, in file order."""
+    by_kind: dict[str, list[EvalItem]] = {}
+    for it in items:
+        by_kind.setdefault(it.kind, []).append(it)
+    if n >= len(items):
+        return list(items)
+    want = {k: min(len(v), max(1 if n < 2 * len(by_kind) else 2, round(n * len(v) / len(items))))
+            for k, v in by_kind.items()}
+    while sum(want.values()) > n:  # trim the largest shares first
+        k = max(want, key=lambda k: (want[k], len(by_kind[k])))
+        want[k] -= 1
+    while sum(want.values()) < n:  # fill the kinds with most items left
+        k = max((k for k in want if want[k] < len(by_kind[k])), key=lambda k: len(by_kind[k]) - want[k])
+        want[k] += 1
+    chosen = set()
+    for k, v in by_kind.items():
+        m = want[k]
+        chosen |= {v[(2 * i + 1) * len(v) // (2 * m)].id for i in range(m)} if m else set()
+    return [it for it in items if it.id in chosen]

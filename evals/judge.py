@@ -68,8 +68,12 @@ def non_llm_scores(samples: list[Sample], progress: Callable[[], None] | None = 
     """RAGAS's string- and ID-based context precision/recall against the gold quotes and their chunks."""
     _quiet()
     try:
-        from ragas.metrics import (IDBasedContextPrecision, IDBasedContextRecall, NonLLMContextPrecisionWithReference,
-                                   NonLLMContextRecall)
+        from ragas.metrics import (
+            IDBasedContextPrecision,
+            IDBasedContextRecall,
+            NonLLMContextPrecisionWithReference,
+            NonLLMContextRecall,
+        )
 
         metrics = {"nonllm_context_precision": NonLLMContextPrecisionWithReference(),
                    "nonllm_context_recall": NonLLMContextRecall(),
@@ -119,7 +123,12 @@ def llm_scores(samples: list[Sample], base_url: str, model: str, api_key: str | 
     try:
         from langchain_openai import ChatOpenAI
         from ragas.llms import LangchainLLMWrapper
-        from ragas.metrics import Faithfulness, LLMContextPrecisionWithReference, LLMContextRecall, ResponseRelevancy
+        from ragas.metrics import (
+            Faithfulness,
+            LLMContextPrecisionWithReference,
+            LLMContextRecall,
+            ResponseRelevancy,
+        )
         from ragas.run_config import RunConfig
 
         chat = ChatOpenAI(base_url=base_url, api_key=api_key or "not-needed", model=model, temperature=0.0,

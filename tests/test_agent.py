@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from fakes import ScriptedModel, call, raw_call
 
-from tutor.answering.agent import AgentConfig, Tutor, validate_history
+from tutor.answering.agent import validate_history
 from tutor.errors import InvalidInput, LLMUnavailable
 from tutor.answering.suggestions import Suggestions
 
-from conftest import ROOT
-
-
-@pytest.fixture(scope="module")
-def chunks_by_id(app):
-    return {c.chunk_id: c for c in app.store.chunks()}
-
-
-def make_tutor(app, model, **cfg) -> Tutor:
-    s = app.settings
-    config = AgentConfig(context_passages=4, max_steps=cfg.pop("max_steps", 4), refusal_threshold=s.refusal_threshold, **cfg)
-    return Tutor(app.toolbox, model, config, Suggestions.load(ROOT / "corpus"))
+from fixtures.fakes import ScriptedModel, call, raw_call
+from fixtures.tutor import ROOT, make_tutor
 
 
 def assert_citations_valid(reply, chunks_by_id):

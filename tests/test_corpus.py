@@ -12,7 +12,7 @@ from tutor.knowledge.corpus import (UNLABELLED, DocumentSpec, build_chunks, chun
 from tutor.errors import ConfigError
 from tutor.knowledge.layers import Taxonomy
 
-from conftest import ROOT
+from fixtures.tutor import ROOT
 
 CORPUS = ROOT / "corpus"
 DEEP = "002_c842a53124fd9ebd.txt"

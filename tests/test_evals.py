@@ -4,11 +4,6 @@ real OpenAI-protocol server that answers nonsense (the judge failing must not en
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -17,10 +12,9 @@ from evals import report as rep
 from evals.judge import Sample, llm_scores, non_llm_scores
 from evals.run import GoldIndex, Row, aggregate, numbers_in, score_ours
 from tutor.answering.agent import earlier_text
-from tutor.llm.local import free_port
 from tutor.types import Chunk, Reply
 
-from conftest import ROOT, run_tutor
+from fixtures.tutor import ROOT, run_tutor
 
 DOC = "002_c842a53124fd9ebd.txt"
 TEXT = (ROOT / "corpus" / DOC).read_text(encoding="utf-8")
@@ -149,21 +143,11 @@ def test_ragas_non_llm_metrics_run_offline():
 
 
 @pytest.mark.slow
-def test_a_judge_that_answers_nonsense_fails_each_score_and_the_run_goes_on():
-    port = free_port()
-    fake = subprocess.Popen([sys.executable, str(Path(__file__).parent / "fake_openai_server.py"), str(port), "ok"])
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        samples = [Sample(i, "What is CoWoS?", "CoWoS is TSMC's packaging.", ["CoWoS is TSMC's packaging."], ["c1"],
-                          "CoWoS is packaging.", ["CoWoS is TSMC's packaging."], ["c1"]) for i in ("a", "b")]
-        out = llm_scores(samples, f"http://127.0.0.1:{port}/v1", "fake-model", None, 60, lambda t: [1.0, 0.0, 0.0])
-    finally:
-        fake.kill()
+def test_a_judge_that_answers_nonsense_fails_each_score_and_the_run_goes_on(fake_openai):
+    judge = fake_openai("ok")
+    samples = [Sample(i, "What is CoWoS?", "CoWoS is TSMC's packaging.", ["CoWoS is TSMC's packaging."], ["c1"],
+                      "CoWoS is packaging.", ["CoWoS is TSMC's packaging."], ["c1"]) for i in ("a", "b")]
+    out = llm_scores(samples, judge.url, "fake-model", None, 60, lambda t: [1.0, 0.0, 0.0])
     assert set(out) == {"a", "b"}
     for row in out.values():
         assert set(row) == {"faithfulness", "answer_relevancy", "context_precision", "context_recall"}

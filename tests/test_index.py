@@ -9,7 +9,7 @@ from tutor.errors import IndexEmpty, IndexUnavailable
 from tutor.knowledge.index import VectorStore
 from tutor.types import Chunk
 
-from conftest import make_settings
+from fixtures.tutor import make_settings
 
 
 def _chunks():

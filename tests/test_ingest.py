@@ -8,7 +8,7 @@ import pytest
 
 from tutor.app import TutorApp
 
-from conftest import ROOT, make_settings
+from fixtures.tutor import ROOT, make_settings
 
 
 class CountingApp(TutorApp):

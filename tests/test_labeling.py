@@ -10,7 +10,7 @@ from tutor.knowledge.labeling import label_chunks
 from tutor.knowledge.layers import Taxonomy
 from tutor.types import Chunk
 
-from conftest import ROOT
+from fixtures.tutor import ROOT
 
 LABELS = ROOT / "evals" / "layer_labels.jsonl"
 # Measured on the committed corpus and labels: primary 0.40, lenient 0.74 (docs/corpus.md).

@@ -17,16 +17,10 @@ from tutor.learning.progress import MIN_ATTEMPTS, ProgressStore, mastery_of, rec
 from tutor.knowledge.facts import blank_facts, contains, norm
 from tutor.learning.quiz import QuizItem, check_item
 
-from conftest import ROOT, run_tutor
-from fakes import ScriptedModel
-from test_agent import make_tutor
+from fixtures.fakes import ScriptedModel
+from fixtures.tutor import ROOT, invoke_tutor, make_tutor, run_tutor
 
 TAX = Taxonomy.load(ROOT / "corpus")
-
-
-@pytest.fixture(scope="module")
-def chunks(app):
-    return {c.chunk_id: c for c in app.store.chunks()}
 
 
 def coach_for(app, tmp_path, llm=None, llm_questions=False) -> Coach:
@@ -36,14 +30,14 @@ def coach_for(app, tmp_path, llm=None, llm_questions=False) -> Coach:
 
 # -- quiz generation ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["mcq", "short"])
-def test_every_layer_gets_a_quiz_whose_items_pass_the_mechanical_checks(app, chunks, tmp_path, kind):
+def test_every_layer_gets_a_quiz_whose_items_pass_the_mechanical_checks(app, chunks_by_id, tmp_path, kind):
     coach = coach_for(app, tmp_path)
     for layer in range(1, 15):
         q = coach.quiz("ada", layer, 5, kind, seed=layer)
         assert len(q.items) == 5, f"L{layer}: only {len(q.items)} items"
         assert len({norm(i.question) for i in q.items}) == 5 and len({i.span for i in q.items}) == 5
         for item in q.items:
-            chunk = chunks[item.chunk_id]
+            chunk = chunks_by_id[item.chunk_id]
             assert item.layer == layer == chunk.layer and item.doc == chunk.doc
             assert item.span in chunk.text, "span must be verbatim in its chunk"
             assert contains(item.span, item.answer), "the span must contain the answer"
@@ -131,6 +125,13 @@ def test_multiple_choice_is_graded_exactly():
     for bad in ["E", "5", "Apple", "B and C"]:
         with pytest.raises(InvalidInput, match="choice"):
             grade(item, bad, "L2 · Fabs", None)
+    # A choice that looks like a letter or a number is its own text, not a position (this graded a wrong
+    # figure right when the choices were "3", "1", "4", "2").
+    figures = _item(kind="mcq", choices=["3", "1", "4", "2"], answer="4")
+    assert grade(figures, "3", "L2", None).score == 0 and grade(figures, "4", "L2", None).score == 1
+    assert grade(figures, "C", "L2", None).score == 1  # letters still pick by position
+    letters = _item(kind="mcq", choices=["B", "A", "D", "C"], answer="D")
+    assert grade(letters, "B", "L2", None).score == 0 and grade(letters, "D", "L2", None).score == 1
 
 
 def test_short_answers_graded_in_code_when_clear():
@@ -277,7 +278,7 @@ def test_learning_path_follows_the_order_of_the_stack():
 
 
 # -- Socratic mode ------------------------------------------------------------------------------------------
-def test_socratic_hint_is_cited_and_hides_the_facts_then_a_try_gets_the_answer(app, chunks):
+def test_socratic_hint_is_cited_and_hides_the_facts_then_a_try_gets_the_answer(app, chunks_by_id):
     model = ScriptedModel("You are partly right: CoWoS is advanced packaging [1]. It places the GPU and HBM side by side [1].")
     tutor = make_tutor(app, model)
     q = "What is CoWoS and why does it matter?"
@@ -285,7 +286,7 @@ def test_socratic_hint_is_cited_and_hides_the_facts_then_a_try_gets_the_answer(a
     assert hint.mode == "hint" and model.requests == [], "the hint is built in code: no LLM call"
     assert "___" in hint.answer and "show me" in hint.answer and hint.citations
     for c in hint.citations:
-        assert c.quote in chunks[c.chunk_id].text and f"[{c.label}]" in hint.answer
+        assert c.quote in chunks_by_id[c.chunk_id].text and f"[{c.label}]" in hint.answer
     assert "Try next" not in hint.answer
     history = [{"role": "user", "content": q}, {"role": "assistant", "content": hint.answer}]
     reveal = tutor.ask("I think it is a way to package chips", history, socratic=True)
@@ -311,15 +312,15 @@ def test_blanking_keeps_what_the_question_names():
     assert blank_facts("It is good.", "what is good") is None
 
 
-# -- the CLI ------------------------------------------------------------------------------------------------
+# -- the CLI (in this process, as test_cli.py runs it; the interactive quiz as a real subprocess) ------------
 def test_cli_quiz_grade_progress_path(index_copy, netguard_log):
-    r = run_tutor(["quiz", "--layer", "3", "--n", "2", "--kind", "mcq", "--json", "--no-llm", "--learner", "ada"],
+    r = invoke_tutor(["quiz", "--layer", "3", "--n", "2", "--kind", "mcq", "--json", "--no-llm", "--learner", "ada"],
                   index_copy, netguard_log)
     assert r.returncode == 0, r.stderr.decode()
     items = json.loads(r.stdout)["items"]
     assert len(items) == 2 and all(len(i["choices"]) == 4 and i["layer"] == 3 for i in items)
     right = "ABCD"[items[0]["choices"].index(items[0]["answer"])]
-    g = run_tutor(["grade", items[0]["id"], right, "--learner", "ada", "--json"], index_copy, netguard_log)
+    g = invoke_tutor(["grade", items[0]["id"], right, "--learner", "ada", "--json"], index_copy, netguard_log)
     assert g.returncode == 0, g.stderr.decode()
     out = json.loads(g.stdout)
     assert set(out) == {"item_id", "correct", "score", "verdict", "answer", "missing", "feedback", "chunk_id", "span",
@@ -328,26 +329,26 @@ def test_cli_quiz_grade_progress_path(index_copy, netguard_log):
     assert out["verdict"] == "correct" and out["answer"] == items[0]["answer"] and not out["repeat"]
     # Grading the same item again (even with another answer) returns the first grade and counts nothing.
     wrong0 = next(c for c in items[0]["choices"] if c != items[0]["answer"])
-    again = run_tutor(["grade", items[0]["id"], wrong0, "--learner", "ada", "--json"], index_copy, netguard_log)
+    again = invoke_tutor(["grade", items[0]["id"], wrong0, "--learner", "ada", "--json"], index_copy, netguard_log)
     assert again.returncode == 0, again.stderr.decode()
     again = json.loads(again.stdout)
     assert again["repeat"] and again["correct"] and again["score"] == 1 and again["label"].startswith("L3 · ")
-    human = run_tutor(["grade", items[0]["id"], wrong0, "--learner", "ada"], index_copy, netguard_log).stdout.decode()
+    human = invoke_tutor(["grade", items[0]["id"], wrong0, "--learner", "ada"], index_copy, netguard_log).stdout.decode()
     assert "answered this item already" in human and "Correct" in human
     # Another learner cannot grade (and so count) ada's item.
-    other = run_tutor(["grade", items[0]["id"], right, "--learner", "bo", "--json"], index_copy, netguard_log)
+    other = invoke_tutor(["grade", items[0]["id"], right, "--learner", "bo", "--json"], index_copy, netguard_log)
     err = other.stderr.decode()
     assert other.returncode == 2 and "another learner" in err and "Traceback" not in err and not other.stdout
     wrong = next(c for c in items[1]["choices"] if c != items[1]["answer"])
-    g2 = run_tutor(["grade", items[1]["id"], wrong, "--learner", "ada"], index_copy, netguard_log)
+    g2 = invoke_tutor(["grade", items[1]["id"], wrong, "--learner", "ada"], index_copy, netguard_log)
     assert g2.returncode == 0 and "Not quite" in g2.stdout.decode() and items[1]["answer"] in g2.stdout.decode()
-    p = run_tutor(["progress", "--learner", "ada", "--json"], index_copy, netguard_log)
+    p = invoke_tutor(["progress", "--learner", "ada", "--json"], index_copy, netguard_log)
     rows = json.loads(p.stdout)
     assert [r["layer"] for r in rows] == list(range(1, 15)) and rows[2]["attempts"] == 2
     assert 0 < rows[2]["mastery"] < 1 and {"layer", "name", "mastery", "attempts"} <= set(rows[2])
-    human = run_tutor(["progress", "--learner", "ada"], index_copy, netguard_log).stdout.decode()
+    human = invoke_tutor(["progress", "--learner", "ada"], index_copy, netguard_log).stdout.decode()
     assert "AI Chips & Accelerators" in human and "Next: L1 Raw Materials" in human
-    nxt = json.loads(run_tutor(["path", "--learner", "ada", "--json"], index_copy, netguard_log).stdout)
+    nxt = json.loads(invoke_tutor(["path", "--learner", "ada", "--json"], index_copy, netguard_log).stdout)
     assert nxt["layer"] == 1 and nxt["reason"]
     with sqlite3.connect(index_copy / "progress.sqlite") as db:
         assert db.execute("SELECT count(*) FROM attempts").fetchone()[0] == 2
@@ -370,12 +371,12 @@ def test_cli_interactive_quiz_reads_answers_from_stdin(index_copy, netguard_log)
     (["progress", "--learner", "bad/name"], "not a usable learner name"),
 ])
 def test_cli_errors_are_one_line_with_the_fix(index_copy, netguard_log, args, message):
-    r = run_tutor(args, index_copy, netguard_log)
+    r = invoke_tutor(args, index_copy, netguard_log)
     err = r.stderr.decode()
     assert r.returncode == 2 and message in err and "Traceback" not in err
 
 
 def test_cli_help_explains_the_tutoring_commands(netguard_log):
     for cmd, words in [("quiz", "learning path"), ("grade", "letter"), ("progress", "mastered"), ("path", "Recommend the next layer")]:
-        r = run_tutor([cmd, "--help"], None, netguard_log)
+        r = invoke_tutor([cmd, "--help"], None, netguard_log)
         assert r.returncode == 0 and words in r.stdout.decode()

@@ -10,7 +10,7 @@ from evals.learn import GRADING_SET, learn_minimums, load_grading_set
 from tutor.knowledge.facts import contains
 from tutor.learning.quiz import check_item
 
-from conftest import run_tutor
+from fixtures.tutor import run_tutor
 
 
 @pytest.fixture(scope="module")

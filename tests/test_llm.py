@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -16,39 +15,16 @@ from tutor.errors import ConfigError, LLMTimeout, LLMUnavailable
 from tutor.llm.client import OpenAIChatModel, ToolCallRequest
 from tutor.llm.local import LocalServer, PackagedGGUF, assemble_model, free_port
 
-FAKE = Path(__file__).with_name("fake_openai_server.py")
-
-
-@pytest.fixture
-def fake_server():
-    procs = []
-
-    def start(mode: str) -> str:
-        port = free_port()
-        procs.append(subprocess.Popen([sys.executable, str(FAKE), str(port), mode]))
-        deadline = time.time() + 10
-        import urllib.request
-
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-                return f"http://127.0.0.1:{port}/v1"
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("fake server did not start")
-
-    yield start
-    for p in procs:
-        p.kill()
-        p.wait()
+from fixtures.fake_openai import FAKE_OPENAI_SERVER, fake_openai_command
+from fixtures.tutor import ROOT, run_tutor
 
 
 def model(url, **kw):
     return OpenAIChatModel(url, kw.pop("key", "k"), kw.pop("name", None), max_retries=0, **kw)
 
 
-def test_streams_tokens_and_counts_usage(fake_server):
-    m = model(fake_server("ok"))
+def test_streams_tokens_and_counts_usage(fake_openai):
+    m = model(fake_openai("ok").url)
     tokens = []
     out = m.complete([{"role": "user", "content": "hi"}], on_token=tokens.append)
     assert out.content == "Hello there [1]." and tokens == ["Hello", " there", " [1]."]
@@ -63,8 +39,8 @@ def test_streams_tokens_and_counts_usage(fake_server):
     ("500", "refused the request (HTTP 500", "ask again"),
     ("cut", "broke mid-answer", "server at OPENAI_BASE_URL is running"),
 ])
-def test_server_faults_become_clear_errors(fake_server, mode, message, hint):
-    m = model(fake_server(mode), name="m")
+def test_server_faults_become_clear_errors(fake_openai, mode, message, hint):
+    m = model(fake_openai(mode).url, name="m")
     with pytest.raises(LLMUnavailable) as e:
         m.complete([{"role": "user", "content": "hi"}])
     assert message in str(e.value) and hint in str(e.value)
@@ -78,21 +54,21 @@ def test_unreachable_url_fails_fast_with_a_hint():
     assert time.perf_counter() - t0 < 10
 
 
-def test_timeout_is_bounded(fake_server):
-    m = model(fake_server("slow"), name="m", timeout=1.5)
+def test_timeout_is_bounded(fake_openai):
+    m = model(fake_openai("slow").url, name="m", timeout=1.5)
     t0 = time.perf_counter()
     with pytest.raises(LLMTimeout, match="did not answer within 2 s|did not answer within 1 s"):
         m.complete([{"role": "user", "content": "hi"}])
     assert time.perf_counter() - t0 < 10
 
 
-def test_the_next_call_works_once_the_cause_is_gone(fake_server):
+def test_the_next_call_works_once_the_cause_is_gone(fake_openai):
     url = f"http://127.0.0.1:{free_port()}/v1"
     state = {"url": url}
     m = OpenAIChatModel(lambda: state["url"], None, "m", max_retries=0)
     with pytest.raises(LLMUnavailable):
         m.complete([{"role": "user", "content": "hi"}])
-    state["url"] = fake_server("ok")
+    state["url"] = fake_openai("ok").url
     assert m.complete([{"role": "user", "content": "hi"}]).content == "Hello there [1]."
 
 
@@ -168,14 +144,10 @@ def test_missing_part_says_what_to_install(tmp_path):
 
 
 # -- the supervisor ---------------------------------------------------------------------------------------
-def fake_server_command(mode: str):
-    return lambda port: [sys.executable, str(FAKE), str(port), mode]
-
-
 def test_supervisor_starts_restarts_and_stops(tmp_path):
     dummy = tmp_path / "m.gguf"
     dummy.write_bytes(b"x")
-    server = LocalServer(dummy, tmp_path / "log.txt", command=fake_server_command("ok"), startup_timeout=20)
+    server = LocalServer(dummy, tmp_path / "log.txt", command=fake_openai_command("ok"), startup_timeout=20)
     url = server.base_url
     assert url.startswith("http://127.0.0.1:") and server.alive() and server.last_start_seconds > 0
     assert model(url).complete([{"role": "user", "content": "hi"}]).content == "Hello there [1]."
@@ -195,7 +167,7 @@ def test_supervisor_starts_restarts_and_stops(tmp_path):
 def test_server_that_dies_on_start_gives_its_log(tmp_path):
     dummy = tmp_path / "m.gguf"
     dummy.write_bytes(b"x")
-    server = LocalServer(dummy, tmp_path / "log.txt", command=fake_server_command("exit-on-start"), startup_timeout=20)
+    server = LocalServer(dummy, tmp_path / "log.txt", command=fake_openai_command("exit-on-start"), startup_timeout=20)
     with pytest.raises(LLMUnavailable, match="exited during start-up.*cannot load model"):
         _ = server.base_url
 
@@ -210,11 +182,11 @@ def test_watchdog_stops_the_server_when_the_tutor_is_killed(tmp_path):
     """Kill -9 the process that owns the server: the watchdog must take the server down."""
     script = f"""
 import sys, time
-sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
 from tutor.llm.local import LocalServer
 m = Path({str(tmp_path)!r}) / 'm.gguf'; m.write_bytes(b'x')
-s = LocalServer(m, Path({str(tmp_path)!r}) / 'log.txt', command=lambda port: [sys.executable, {str(FAKE)!r}, str(port), 'ok'])
+s = LocalServer(m, Path({str(tmp_path)!r}) / 'log.txt', command=lambda port: [sys.executable, {str(FAKE_OPENAI_SERVER)!r}, str(port), 'ok'])
 print(s.base_url, flush=True)
 time.sleep(60)
 """
@@ -246,8 +218,6 @@ def test_a_corrupt_model_file_fails_fast_with_the_servers_reason(tmp_path):
 
 
 def test_cli_reports_a_corrupt_model_file_cleanly(tmp_path, index_copy, netguard_log):
-    from conftest import run_tutor
-
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"not a model at all")
     r = run_tutor(["ask", "What is HBM?"], index_copy, netguard_log, env_extra={"TUTOR_LLM_MODEL_FILE": str(bad)})

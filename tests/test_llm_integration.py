@@ -16,7 +16,7 @@ import pytest
 from tutor.errors import LLMUnavailable
 from tutor.llm.local import free_port
 
-from conftest import run_tutor
+from fixtures.tutor import run_tutor
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,6 @@ import inspect
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -29,7 +28,8 @@ from tutor.knowledge.corpus import content_end, load_manifest
 from tutor.llm.local import free_port
 from tutor.answering.tools import Toolbox, tool_schema
 
-from conftest import NETGUARD_DIR, ROOT, TUTOR_BIN
+from fixtures.processes import Service
+from fixtures.tutor import ROOT, TUTOR_BIN, child_env, copy_index, guard_env, outer_env, without_llm
 
 # The newest Inspector that runs on Node 20 (Debian's nodejs is older still): from 0.16 on it needs Node >= 22.7.
 INSPECTOR = "@modelcontextprotocol/inspector@0.15.0"
@@ -38,24 +38,9 @@ DOCS = [d.file for d in load_manifest(ROOT / "corpus")]
 
 
 def server_env(data_dir: Path, netguard_log: Path, **extra: str) -> dict[str, str]:
-    """The environment `run_tutor` gives the real command: the network guard, a private data dir, no TUTOR_* leaks."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TUTOR_", "QDRANT_", "OPENAI_"))}
-    env.update(guard_env(data_dir, netguard_log, **extra))
-    return env
-
-
-def guard_env(data_dir: Path, netguard_log: Path, **extra: str) -> dict[str, str]:
-    # A model file that does not exist: a fast test that reached the LLM gets a clear error, never a 1 GB download.
-    env = {"PYTHONPATH": str(NETGUARD_DIR), "TUTOR_NETGUARD_LOG": str(netguard_log), "TUTOR_DATA_DIR": str(data_dir),
-           "TUTOR_LLM_MODEL_FILE": str(data_dir / "no-llm-in-fast-tests.gguf")}
-    env.update(extra)
-    return env
-
-
-def index_copy_for(session_index: Path, tmp_path_factory, name: str) -> Path:
-    dest = tmp_path_factory.mktemp(name)
-    shutil.copytree(session_index, dest, dirs_exist_ok=True)
-    return dest
+    """The environment `run_tutor` gives the real command (the network guard, a private data dir, no TUTOR_* leaks),
+    with no LLM (a missing model file) unless `extra` names one."""
+    return child_env(data_dir, netguard_log, **{**without_llm(data_dir), **extra})
 
 
 class SyncClient:
@@ -88,41 +73,25 @@ def stdio_server(data_dir: Path, netguard_log: Path, stderr: Path, timeout: floa
 @pytest.fixture(scope="module")
 def http_server(session_index, netguard_log, tmp_path_factory):
     """`tutor mcp --transport streamable-http` on a free port of 127.0.0.1, killed at the end of the module."""
-    data = index_copy_for(session_index, tmp_path_factory, "mcp-http")
+    data = copy_index(session_index, tmp_path_factory.mktemp("mcp-http"))
     port = free_port()
-    stderr = data / "server.stderr"
-    with stderr.open("wb") as err:
-        proc = subprocess.Popen([str(TUTOR_BIN), "mcp", "--transport", "streamable-http", "--port", str(port)],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                env=server_env(data, netguard_log), cwd=data)
+    server = Service([TUTOR_BIN, "mcp", "--transport", "streamable-http", "--port", str(port)], port=port,
+                     log=data / "server.stderr", name="the HTTP server", url=f"http://127.0.0.1:{port}/mcp",
+                     env=server_env(data, netguard_log), cwd=data, timeout=120)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"the HTTP server exited with {proc.returncode}:\n{stderr.read_text()}"
-            assert time.monotonic() < deadline, f"the HTTP server did not listen within 120 s:\n{stderr.read_text()}"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield {"url": f"http://127.0.0.1:{port}/mcp", "port": port, "proc": proc, "stderr": stderr}
+        yield {"url": server.url, "port": port, "proc": server.proc, "stderr": server.log}
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                code = proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise AssertionError(f"SIGTERM did not stop the HTTP server:\n{stderr.read_text()}") from None
-            assert code == 0, f"SIGTERM should stop the HTTP server cleanly, got exit {code}:\n{stderr.read_text()}"
+        if server.alive():
+            code = server.stop()
+            assert not server.killed, f"SIGTERM did not stop the HTTP server:\n{server.log_tail()}"
+            assert code == 0, f"SIGTERM should stop the HTTP server cleanly, got exit {code}:\n{server.log_tail()}"
 
 
 @pytest.fixture(scope="module", params=["stdio", "http"])
 def client(request, session_index, netguard_log, tmp_path_factory):
     """One connected client per transport, shared by the module's tests (each transport's server starts once)."""
     if request.param == "stdio":
-        data = index_copy_for(session_index, tmp_path_factory, "mcp-stdio")
+        data = copy_index(session_index, tmp_path_factory.mktemp("mcp-stdio"))
         with stdio_server(data, netguard_log, data / "server.stderr") as c:
             yield c
     else:
@@ -388,9 +357,8 @@ def test_injection_on_a_short_item_is_not_graded_correct_and_concurrent_regrades
         assert c.call_tool("progress", {"learner": learner}).structured_content["layers"][10]["attempts"] == 2
 
 
-def test_progress_persists_across_a_server_restart(session_index, netguard_log, tmp_path):
-    data = tmp_path / "data"
-    shutil.copytree(session_index, data)
+def test_progress_persists_across_a_server_restart(index_copy, netguard_log, tmp_path):
+    data = index_copy
     with stdio_server(data, netguard_log, tmp_path / "1.stderr") as c:
         item = c.call_tool("quiz", {"layer": 5, "n": 1, "kind": "mcq", "learner": "ada"}).structured_content["items"][0]
         assert c.call_tool("grade", {"item_id": item["id"], "answer": item["answer"], "learner": "ada"}).structured_content["correct"]
@@ -415,9 +383,8 @@ def test_http_binds_loopback_and_refuses_foreign_host_headers(http_server):
     conn.close()
 
 
-def test_stdio_stdout_carries_only_the_protocol_and_eof_stops_the_server(session_index, netguard_log, tmp_path):
-    data = tmp_path / "data"
-    shutil.copytree(session_index, data)
+def test_stdio_stdout_carries_only_the_protocol_and_eof_stops_the_server(index_copy, netguard_log):
+    data = index_copy
     messages = [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize",
          "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
@@ -495,23 +462,38 @@ def test_only_the_mcp_server_module_imports_mcp():
 
 
 # -- a client nobody here wrote: the MCP Inspector's CLI mode, from npm ------------------------------------------------
-@pytest.fixture(scope="module")
-def npx():
-    """npx, installing Node.js with apt the way a fresh CI machine needs it. Fails (not skips) when it can't."""
-    if shutil.which("npx") is None and shutil.which("apt-get") and os.geteuid() == 0:
+_OFFLINE = ("ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ETIMEDOUT", "ECONNRESET", "ENETUNREACH", "network")
+
+
+@pytest.fixture(scope="session")
+def inspector_bin(tmp_path_factory) -> str:
+    """The MCP Inspector's CLI, installed from npm in the test set-up the way chromium is (Node.js by apt when
+    missing), into a per-machine cache so a second run needs no download. Skipped, with the reason, only when
+    the npm registry cannot be reached; any other failure fails."""
+    if shutil.which("npm") is None and shutil.which("apt-get") and os.geteuid() == 0:
         subprocess.run(["apt-get", "update"], capture_output=True, timeout=600)
         r = subprocess.run(["apt-get", "install", "-y", "nodejs", "npm"], capture_output=True, timeout=1200)
-        assert shutil.which("npx"), f"apt-get could not install nodejs and npm:\n{r.stderr.decode()[-2000:]}"
-    path = shutil.which("npx")
-    if path is None:
+        assert shutil.which("npm"), f"apt-get could not install nodejs and npm:\n{r.stderr.decode()[-2000:]}"
+    npm = shutil.which("npm")
+    if npm is None:
         pytest.fail("The MCP Inspector test needs Node.js: install nodejs and npm (e.g. apt-get install -y nodejs npm).")
-    return path
+    prefix = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stack-tutor" / "npm" / INSPECTOR.replace("/", "_")
+    binary = prefix / "node_modules" / ".bin" / "mcp-inspector"
+    if not binary.exists():
+        prefix.mkdir(parents=True, exist_ok=True)
+        r = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), INSPECTOR],
+                           capture_output=True, timeout=900, env=outer_env("PYTHON"))
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        if r.returncode != 0 and any(code in out for code in _OFFLINE):
+            pytest.skip(f"the npm registry cannot be reached, so {INSPECTOR} cannot be installed: {out.strip()[-300:]}")
+        assert r.returncode == 0 and binary.exists(), f"npm install {INSPECTOR} failed ({r.returncode}):\n{out[-3000:]}"
+    return str(binary)
 
 
-def inspector(npx: str, target: list[str], method_args: list[str], env_args: dict[str, str] | None = None) -> dict:
-    # The inspector (node) talks to the npm registry; the guard only goes to the tutor it spawns, via -e.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TUTOR_", "QDRANT_", "OPENAI_", "PYTHON"))}
-    cmd = [npx, "-y", INSPECTOR, "--cli"]
+def inspector(binary: str, target: list[str], method_args: list[str], env_args: dict[str, str] | None = None) -> dict:
+    # The guard only goes to the tutor the inspector spawns, via -e (the inspector itself is node).
+    env = outer_env("PYTHON")
+    cmd = [binary, "--cli"]
     for k, v in (env_args or {}).items():
         cmd += ["-e", f"{k}={v}"]
     r = subprocess.run([*cmd, *target, *method_args], capture_output=True, env=env, timeout=600, cwd=ROOT)
@@ -519,28 +501,27 @@ def inspector(npx: str, target: list[str], method_args: list[str], env_args: dic
     return json.loads(r.stdout)
 
 
-def test_inspector_cli_over_stdio_lists_tools_and_calls_search(npx, session_index, netguard_log, tmp_path):
-    data = tmp_path / "data"
-    shutil.copytree(session_index, data)
+def test_inspector_cli_over_stdio_lists_tools_and_calls_search(inspector_bin, index_copy, netguard_log):
+    data = index_copy
     target = [str(TUTOR_BIN), "mcp"]
-    env = guard_env(data, netguard_log)
-    listed = inspector(npx, target, ["--method", "tools/list"], env)
+    env = guard_env(data, netguard_log, **without_llm(data))
+    listed = inspector(inspector_bin, target, ["--method", "tools/list"], env)
     assert {t["name"] for t in listed["tools"]} == TOOLS
-    found = inspector(npx, target, ["--method", "tools/call", "--tool-name", "search", "--tool-arg",
+    found = inspector(inspector_bin, target, ["--method", "tools/call", "--tool-name", "search", "--tool-arg",
                                     "query=Why does AI need HBM memory?", "k=2"], env)
     assert not found.get("isError"), found
     hits = found["structuredContent"]["result"]
     assert len(hits) == 2 and all(h["layer"] in range(1, 15) for h in hits)
     assert "HBM" in " ".join(h["text"] for h in hits)
-    bad = inspector(npx, target, ["--method", "tools/call", "--tool-name", "search", "--tool-arg", "query=HBM",
+    bad = inspector(inspector_bin, target, ["--method", "tools/call", "--tool-name", "search", "--tool-arg", "query=HBM",
                                   "layer=15"], env)
     assert bad["isError"] and "There is no layer 15" in bad["content"][0]["text"]
 
 
-def test_inspector_cli_over_streamable_http(npx, http_server):
-    listed = inspector(npx, [http_server["url"]], ["--method", "tools/list"])
+def test_inspector_cli_over_streamable_http(inspector_bin, http_server):
+    listed = inspector(inspector_bin, [http_server["url"]], ["--method", "tools/list"])
     assert {t["name"] for t in listed["tools"]} == TOOLS
-    found = inspector(npx, [http_server["url"]], ["--method", "tools/call", "--tool-name", "search",
+    found = inspector(inspector_bin, [http_server["url"]], ["--method", "tools/call", "--tool-name", "search",
                                                   "--tool-arg", "query=What is EUV lithography?"])
     assert not found.get("isError") and len(found["structuredContent"]["result"]) == 5
 
@@ -553,9 +534,8 @@ def llm_processes(model: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_ask_over_mcp_with_the_embedded_llm(session_index, netguard_log, model_file, app, tmp_path):
-    data = tmp_path / "data"
-    shutil.copytree(session_index, data)
+def test_ask_over_mcp_with_the_embedded_llm(index_copy, netguard_log, model_file, app, tmp_path):
+    data = index_copy
     own = tmp_path / "mcp-model.gguf"  # a path of its own, to find this server's llama.cpp process afterwards
     own.symlink_to(model_file)
     chunks = {c.chunk_id: c for c in app.store.chunks()}

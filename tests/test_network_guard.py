@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 
 import pytest
 
 from netguard import NetworkBlocked
 
-from conftest import run_tutor
+from fixtures.tutor import guard_env, run_tutor
 
 
 def test_guard_blocks_public_and_private_addresses():
@@ -37,13 +39,7 @@ def test_guard_is_active_in_tutor_subprocesses(tmp_path, netguard_log):
     """A subprocess that tries the network fails, and the attempt is logged for the autouse check."""
     log = tmp_path / "log"
     code = "import socket; socket.create_connection(('8.8.8.8', 53), timeout=1)"
-    import subprocess
-    import sys
-
-    from conftest import NETGUARD_DIR
-
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env={"PYTHONPATH": str(NETGUARD_DIR), "TUTOR_NETGUARD_LOG": str(log)})
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=guard_env(None, log))
     assert r.returncode != 0 and "network access blocked" in r.stderr
     assert "8.8.8.8" in log.read_text()
 

@@ -7,6 +7,8 @@ import pytest
 from evals.retrieval import Passage, load_dev, score
 from tutor.errors import InvalidInput
 
+from fixtures.tutor import ROOT
+
 # Measured (docs/benchmarks.md); floors a little below, to catch regressions without flaking.
 MIN_HIT_AT_5 = 0.84
 MIN_HIT_1K = 0.86
@@ -61,8 +63,6 @@ def test_dev_set_covers_all_layers_and_documents():
     assert len(items) >= 30
     assert {it.layer for it in items} == set(range(1, 15))
     assert {it.doc for it in items} == {"000_72375028abb63d55.txt", "001_516a682988af3194.txt", "002_c842a53124fd9ebd.txt"}
-    from conftest import ROOT
-
     for it in items:
         text = (ROOT / "corpus" / it.doc).read_text(encoding="utf-8")
         assert it.quote in text and all(q in text for q in it.alt_quotes), it.id

@@ -2,8 +2,8 @@
 driven through `gradio_client` and through Debian's chromium with Playwright.
 
 Two servers:
-- one on a scripted OpenAI-compatible server that echoes each question back (fake_openai_server.py, mode
-  "echo"), so concurrent sessions can be told apart and LLM failures produced on demand;
+- one on a scripted OpenAI-compatible server that echoes each question back (the fake_openai fixture in
+  mode "echo"), so concurrent sessions can be told apart and LLM failures produced on demand;
 - one on embedded defaults (the packaged model on llama.cpp), for a real answer over the API and in
   the browser.
 """
@@ -13,13 +13,9 @@ from __future__ import annotations
 import html
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
-import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,11 +23,11 @@ import pytest
 
 from tutor.llm.local import free_port
 
-from conftest import NETGUARD_DIR, ROOT, TUTOR_BIN, run_tutor
+from fixtures.processes import Service
+from fixtures.tutor import ROOT, TUTOR_BIN, child_env, copy_index, run_tutor
 
 pytestmark = pytest.mark.slow
 
-FAKE = Path(__file__).resolve().parent / "fake_openai_server.py"
 ARTIFACTS = Path(os.environ.get("TUTOR_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "ui"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -49,60 +45,20 @@ QUESTIONS = [
 ]
 
 
-class UIServer:
-    def __init__(self, proc: subprocess.Popen, port: int, log: Path):
-        self.proc, self.port, self.log = proc, port, log
-        self.url = f"http://127.0.0.1:{port}/"
+class UIServer(Service):
+    """`tutor ui` (serving once /config answers; stopped with SIGINT, as Ctrl-C would)."""
 
     def client(self):
         from gradio_client import Client
 
         return Client(self.url, verbose=False, download_files=False)
 
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                return self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                return self.proc.wait(timeout=10)
-        return self.proc.returncode
-
 
 def start_ui(data_dir: Path, netguard_log: Path, env_extra: dict, log: Path, timeout: float = 240) -> UIServer:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TUTOR_", "QDRANT_", "OPENAI_"))}
-    env.update(PYTHONPATH=str(NETGUARD_DIR), TUTOR_NETGUARD_LOG=str(netguard_log), TUTOR_DATA_DIR=str(data_dir),
-               TUTOR_UI_PORT=str(port), **env_extra)
-    out = log.open("wb")
-    proc = subprocess.Popen([str(TUTOR_BIN), "ui"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=data_dir,
-                            start_new_session=True)
-    server = UIServer(proc, port, log)
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if proc.poll() is not None:
-            pytest.fail(f"`tutor ui` exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(server.url + "config", timeout=2) as r:
-                if r.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.3)
-    server.stop()
-    pytest.fail(f"`tutor ui` did not serve within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-def start_fake_llm(port: int, mode: str = "echo") -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, str(FAKE), str(port), mode])
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    pytest.fail("the fake LLM server did not start")
+    return UIServer([TUTOR_BIN, "ui"], port=port, log=log, name="`tutor ui`", ready_url=f"http://127.0.0.1:{port}/config",
+                    env=child_env(data_dir, netguard_log, TUTOR_UI_PORT=str(port), **env_extra), cwd=data_dir,
+                    timeout=timeout, stop_signal=signal.SIGINT, new_session=True)
 
 
 def text_of(message: dict) -> str:
@@ -121,33 +77,15 @@ def ask(client, question: str, scope: str = "All layers") -> tuple[list, list[di
 
 
 # -- a UI on the scripted echo LLM ----------------------------------------------------------------------------
-class FakeLLM:
-    def __init__(self):
-        self.port = free_port()
-        self.proc = start_fake_llm(self.port)
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-
-    def restart(self) -> None:
-        self.stop()
-        self.proc = start_fake_llm(self.port)
-
-
 @pytest.fixture(scope="module")
-def fake_llm():
-    llm = FakeLLM()
-    yield llm
-    llm.stop()
+def fake_llm(fake_openai):
+    return fake_openai("echo")
 
 
 @pytest.fixture(scope="module")
 def echo_ui(session_index, tmp_path_factory, netguard_log, fake_llm):
-    data = tmp_path_factory.mktemp("ui-echo")
-    shutil.copytree(session_index, data, dirs_exist_ok=True)
-    server = start_ui(data, netguard_log, {"OPENAI_BASE_URL": f"http://127.0.0.1:{fake_llm.port}/v1",
-                                           "TUTOR_LLM_TIMEOUT": "20"}, data / "ui.log")
+    data = copy_index(session_index, tmp_path_factory.mktemp("ui-echo"))
+    server = start_ui(data, netguard_log, {"OPENAI_BASE_URL": fake_llm.url, "TUTOR_LLM_TIMEOUT": "20"}, data / "ui.log")
     yield server
     assert server.stop() == 0, server.log.read_text()[-2000:]
 
@@ -301,11 +239,10 @@ def _title(doc: str) -> str:
     return {d.file: d.title for d in load_manifest(ROOT / "corpus")}[doc]
 
 
-def test_learn_quiz_grades_with_the_cited_span_and_progress_survives_a_restart(session_index, tmp_path, netguard_log,
+def test_learn_quiz_grades_with_the_cited_span_and_progress_survives_a_restart(index_copy, tmp_path, netguard_log,
                                                                               fake_llm):
-    data = tmp_path / "data"
-    shutil.copytree(session_index, data)
-    env = {"OPENAI_BASE_URL": f"http://127.0.0.1:{fake_llm.port}/v1", "TUTOR_LLM_TIMEOUT": "20"}
+    data = index_copy
+    env = {"OPENAI_BASE_URL": fake_llm.url, "TUTOR_LLM_TIMEOUT": "20"}
     server = start_ui(data, netguard_log, env, tmp_path / "ui1.log")
     try:
         c = server.client()
@@ -370,15 +307,21 @@ def test_socratic_switch_gives_a_cited_hint_first(echo_ui):
     assert "You asked: What is CoWoS packaging?" in text_of(chat[-1]) and "___" not in text_of(chat[-1])
 
 
-def _learn_in_the_browser(url: str, data: Path, browser) -> None:
-    """The Learn tab as a learner uses it (echo LLM: fill-in-the-blank questions, answers graded in code)."""
+def watched_page(browser, url: str, height: int):
+    """A new page, with the requests it makes outside the tutor at `url` and its script errors recorded."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     outside: list[str] = []
     errors: list[str] = []
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page = browser.new_page(viewport={"width": 1440, "height": height})
     page.on("request", lambda r: outside.append(r.url)
             if not r.url.startswith((url, "data:", "blob:", "about:")) else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    return page, outside, errors
+
+
+def _learn_in_the_browser(url: str, data: Path, browser) -> None:
+    """The Learn tab as a learner uses it (echo LLM: fill-in-the-blank questions, answers graded in code)."""
+    page, outside, errors = watched_page(browser, url, 1000)
     page.goto(url)
     page.wait_for_selector("#chat", timeout=60_000)
     page.get_by_role("tab", name="Learn").click()
@@ -499,8 +442,7 @@ def test_browser_learn_tab(echo_ui, chromium):
 # -- a UI on embedded defaults: a real answer over the API and in a real browser -----------------------------
 @pytest.fixture(scope="module")
 def real_ui(session_index, tmp_path_factory, netguard_log, model_file):
-    data = tmp_path_factory.mktemp("ui-real")
-    shutil.copytree(session_index, data, dirs_exist_ok=True)
+    data = copy_index(session_index, tmp_path_factory.mktemp("ui-real"))
     server = start_ui(data, netguard_log, {"TUTOR_LLM_MODEL_FILE": str(model_file)}, data / "ui.log")
     yield server
     code = server.stop()
@@ -544,13 +486,7 @@ def chromium():
 
 
 def test_browser_end_to_end(real_ui, chromium):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    outside: list[str] = []
-    errors: list[str] = []
-    page = chromium.new_page(viewport={"width": 1440, "height": 900})
-    page.on("request", lambda r: outside.append(r.url)
-            if not r.url.startswith((real_ui.url, "data:", "blob:", "about:")) else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page, outside, errors = watched_page(chromium, real_ui.url, 900)
     page.goto(real_ui.url)  # never wait for "networkidle": Gradio's queue keeps a stream open
     page.wait_for_selector("#chat", timeout=60_000)
     page.wait_for_selector("#stack-col .layer-btn", timeout=30_000)

@@ -10,21 +10,27 @@ from functools import cached_property
 
 from tutor import validate
 from tutor.answering.agent import AgentConfig, Tutor
-from tutor.learning.coach import Coach
-from tutor.knowledge.corpus import DocumentSpec, content_end, load_manifest, read_document
-from tutor.knowledge.embed import Embedder
+from tutor.answering.suggestions import Suggestions
+from tutor.answering.tools import Toolbox
 from tutor.errors import ConfigError, InvalidInput
+from tutor.knowledge.corpus import (
+    DocumentSpec,
+    content_end,
+    load_manifest,
+    read_document,
+)
+from tutor.knowledge.embed import Embedder
 from tutor.knowledge.index import VectorStore
 from tutor.knowledge.ingest import Progress, ingest, is_current
 from tutor.knowledge.layers import Taxonomy
 from tutor.knowledge.retrieval import Retriever
+from tutor.learning.coach import Coach
+from tutor.learning.progress import ProgressStore
 from tutor.llm.client import ChatModel, OpenAIChatModel
 from tutor.llm.local import QWEN_CODER_1_5B, LocalServer, assemble_model
-from tutor.learning.progress import ProgressStore
 from tutor.settings import Settings
-from tutor.answering.suggestions import Suggestions
-from tutor.answering.tools import Toolbox
 from tutor.types import Chunk, IngestReport, SearchHit
+
 
 @dataclass(frozen=True)
 class _Corpus:
@@ -206,7 +212,7 @@ class TutorApp:
         s = self.settings
         config = AgentConfig(context_passages=s.context_passages, max_steps=s.max_steps, history_turns=s.history_turns,
                              refusal_threshold=s.refusal_threshold, max_question_chars=s.max_question_chars,
-                             max_tokens=s.llm_max_tokens, concurrency=self.llm_concurrency)
+                             max_tokens=s.llm_max_tokens, concurrency=self.llm_concurrency, pipeline=s.answer_pipeline)
         return Tutor(self.toolbox, self.llm, config, Suggestions.load(s.corpus_dir))
 
     @cached_property

@@ -41,9 +41,9 @@ from typing_extensions import NotRequired, TypedDict
 
 import tutor
 from tutor import validate
+from tutor.answering.tools import Toolbox, ToolError
 from tutor.app import TutorApp
 from tutor.errors import InvalidInput, TutorError
-from tutor.answering.tools import Toolbox, ToolError
 from tutor.types import N_LAYERS
 
 log = logging.getLogger("tutor.mcp")

@@ -8,6 +8,7 @@ a few also accept the ecosystem's own names (`QDRANT_URL`, `QDRANT_API_KEY`, `OP
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +91,11 @@ class Settings(BaseSettings):
 
     # -- the agent --
     context_passages: int = Field(default=4, ge=1, le=20, description="Passages the first search hands the LLM.")
+    answer_pipeline: Literal["classic", "grounded"] = Field(
+        default="classic",
+        description="classic: one cited answer from whole passages (today's default). grounded (in progress, see "
+        "docs/benchmarks.md): the model picks the sentences or the calculation that answer, constrained to a JSON "
+        "schema, and every sentence it writes is checked against them before it is shown.")
     max_steps: int = Field(default=3, ge=1, le=20, description="LLM calls per answer, tool rounds included.")
     history_turns: int = Field(default=6, ge=0, le=100, description="Earlier messages the LLM sees.")
     refusal_threshold: float = Field(

@@ -160,6 +160,7 @@ class Reply:
     passages: list[Passage] = field(default_factory=list)  # what the LLM was shown (front ends' sources panel)
     mode: str = "answer"  # "answer"; in Socratic mode "hint" (guiding questions) or "reveal" (the answer after a try)
     invitation: str = ""  # hint mode: what the learner is asked to do next ("Have a go at answering, …")
+    dropped: list[str] = field(default_factory=list)  # sentences the model wrote that the check removed (not shown)
 
     @property
     def segments(self) -> list[Segment]:
@@ -192,6 +193,7 @@ class Reply:
             "search_query": self.search_query,
             "suggested_question": self.suggestion,
             "uncited_sentences": self.uncited,
+            "dropped_sentences": self.dropped,
             "usage": self.usage,
             "mode": self.mode,
         }

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from tutor.app import TutorApp
 from tutor import streaming
+from tutor.app import TutorApp
 from tutor.errors import TutorError
 from tutor.streaming import as_error
 from ui import render

@@ -9,8 +9,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-from tutor.errors import TutorError
 from tutor import labels
+from tutor.errors import TutorError
 from tutor.labels import Segment
 from tutor.types import Layer, Reply
 

@@ -16,7 +16,7 @@ One answer, step by step:
 
 from __future__ import annotations
 
-import json
+import math
 import re
 import threading
 import time
@@ -25,13 +25,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from tutor import labels, streaming, validate
-from tutor.answering import prompts
+from tutor.answering import calculator as calc
+from tutor.answering import grounded, prompts
+from tutor.answering import quantities as qty
 from tutor.answering.citations import CitationMapper, StreamRewriter, best_quote, label
-from tutor.errors import InvalidInput
-from tutor.llm.client import ChatModel, Completion, ToolCallRequest
-from tutor.knowledge.facts import blank_facts
+from tutor.answering.socratic import SocraticTurn, socratic_turn
 from tutor.answering.suggestions import Suggestions
+from tutor.answering.toolcalls import HoldBack, inline_tool_calls, needs_calculation
 from tutor.answering.tools import Toolbox, ToolError, tool_schema
+from tutor.errors import InvalidInput
+from tutor.knowledge.facts import blank_facts
+from tutor.llm.client import ChatModel, Completion, ToolCallRequest
 from tutor.types import MODES, TRY_NEXT, Citation, Passage, Reply, ToolCall
 
 # Events: ("status", str) progress; ("token", str) body text to append; ("answer", str) the body so far,
@@ -42,14 +46,6 @@ OnEvent = Callable[[str, object], None]
 MAX_HISTORY_CHARS = 1500  # per earlier message sent to the LLM
 MAX_HISTORY_MESSAGES = 200
 MAX_TOOL_RESULT_CHARS = 4000
-_TOOL_BLOCK = re.compile(r"<tool_call>\s*(\{.*?\})\s*(?:</tool_call>|$)", re.S)
-_FENCED = re.compile(r"```(?:json)?\s*(\{.*?\})\s*(?:```|$)", re.S)
-# Questions that need arithmetic: an explicit operation, or a number together with a quantity question.
-_CALC_OP = re.compile(r"times (more|less|as)|ratio|percent|%|difference between|in total|total of|sum of|average|"
-                      r"multipl|divid|calculat|compute|how many .* in \d|[\d.]\s*[*×/x+-]\s*\d|by what factor|worth of|"
-                      r"how much .* per\b|what would .* cost", re.I)
-_CALC_QTY = re.compile(r"how (many|much)|total|per\b|each", re.I)
-_STANDALONE_NUMBER = re.compile(r"(?<![\w.-])\d[\d,]*(?:\.\d+)?(?!\w)")
 _ECHO = re.compile(r"\s*\((?:cite|citing) passage numbers?[^)]*\)\.?", re.I)
 _ENGLISH = frozenset("the a an is are was what why how which who does do did of to in on for and or with it this that".split())
 
@@ -63,6 +59,7 @@ class AgentConfig:
     max_question_chars: int = 4000
     max_tokens: int = 256
     concurrency: int = 1  # answers generated at once (a local llama.cpp server serves one request at a time)
+    pipeline: str = "classic"  # "classic": one free cited answer; "grounded": constrained decisions + checked sentences
 
 
 class Tutor:
@@ -118,6 +115,8 @@ class Tutor:
             if kind == "token":
                 if not payload:
                     return
+                if not streamed:
+                    timings["first_token_s"] = round(time.perf_counter() - t0, 3)  # what the learner waits for
                 streamed.append(payload)
             outer(kind, payload)
 
@@ -160,6 +159,8 @@ class Tutor:
             shown = [p for p in passages if p.similarity is None or p.similarity >= self.config.refusal_threshold]
             if turn is not None and turn.mode == "hint" and self._hint(reply, question, shown or passages[:1], emit):
                 pass
+            elif self.config.pipeline == "grounded" and (turn is None or turn.mode == "answer"):
+                self._grounded(reply, question, shown or passages[:1], emit, usage, timings)
             else:
                 self._converse(reply, question, history, shown or passages[:1], emit, usage, timings, turn)
         shown_text = "".join(streamed)
@@ -213,6 +214,138 @@ class Tutor:
             return True
         return False
 
+    # -- the grounded pipeline: constrained decisions, code-made calculations, checked sentences ----------------
+    def _grounded(self, reply: Reply, question: str, shown: list[Passage], emit: OnEvent, usage: Counter,
+                  timings: dict) -> None:
+        reply.passages = list(shown)
+        facts = grounded.evidence(shown, f"{question} {reply.search_query}")
+        timings["evidence_sentences"] = len(facts)
+        if not facts:
+            self._not_covered(reply, shown)
+            return
+        if needs_calculation(question):
+            emit("status", "Working out the calculation…")
+            if self._calculation(reply, question, facts, usage, timings):
+                return
+        emit("status", "Finding what answers it…")
+        ids = [f.id for f in facts]
+        chosen = self._decide(prompts.CHOOSE.format(evidence="\n".join(f.line() for f in facts), question=question),
+                              grounded.choice_schema(ids), lambda text: grounded.parse_choice(text, facts), usage, timings)
+        if chosen is None:  # no usable decision even after a retry: the best sentence, if it clearly matches
+            chosen = [f for f in facts[:1] if grounded.overlap(question, f) >= 2]
+        timings["chosen_sentences"] = len(chosen)
+        if not chosen:
+            self._not_covered(reply, shown)
+            return
+        emit("status", "Writing the answer…")
+        self._explain(reply, question, chosen, emit, usage, timings)
+
+    def _decide(self, prompt: str, schema: dict, parse: Callable[[str], object], usage: Counter, timings: dict):
+        """A small decision, constrained to `schema` where the server can; one retry on output that doesn't fit,
+        then None (the caller's safe fallback). Never raises for bad output."""
+        t = time.perf_counter()
+        messages = [{"role": "system", "content": prompts.DECIDE}, {"role": "user", "content": prompt}]
+        try:
+            for attempt in range(2):
+                out = self.llm.complete(messages, schema=schema, max_tokens=80)
+                _count(usage, out)
+                try:
+                    return parse(out.content)
+                except (grounded.BadDecision, qty.QuantityError) as e:
+                    usage["bad_decisions"] += 1
+                    messages = [messages[0], {"role": "user", "content": prompt + prompts.RETRY.format(error=str(e)[:200])}]
+            return None
+        finally:
+            timings["decide_s"] = round(timings.get("decide_s", 0.0) + time.perf_counter() - t, 3)
+
+    def _calculation(self, reply: Reply, question: str, facts: list[grounded.Evidence], usage: Counter,
+                     timings: dict) -> bool:
+        """Code lists the quantities, the model picks the expression over their ids, code evaluates and writes it
+        up with the source of every operand. False when no usable expression came back (then answered as text)."""
+        index = {f.passage.chunk_id: n for n, f in enumerate(facts, 1)}
+        quantities = qty.extract([(f.text, index[f.passage.chunk_id]) for f in facts], question)
+        if len([q for q in quantities if q.source is not None]) < 1:
+            return False
+        by_source = {f.text: f for f in facts}
+        result = self._decide(prompts.CALCULATE.format(quantities="\n".join(q.line() for q in quantities), question=question),
+                              grounded.expression_schema(),
+                              lambda text: (grounded.parse_expression(text), qty.evaluate(grounded.parse_expression(text), quantities)),
+                              usage, timings)
+        if result is None:
+            usage["calc_fallbacks"] += 1
+            return False
+        expression, (value, shown, used) = result
+        answer = calc.format_number(_round_sig(value))
+        citations: list[Citation] = []
+        parts = []
+        for q in dict.fromkeys(used):
+            if q.source is None:
+                parts.append(f"{q.text} (your question)")
+                continue
+            f = by_source.get(q.sentence)
+            if f is None:
+                continue
+            p = f.passage
+            if not any(c.chunk_id == p.chunk_id and c.quote == f.text for c in citations):
+                citations.append(Citation(p.layer, p.layer_name, p.chunk_id, p.doc, f.text))
+            ctx = q.context if len(q.context.split()) <= 7 and not qty.figures(q.context) else ""
+            parts.append(f"{ctx}: {q.text} [{label(p)}]" if ctx else f"{q.text} [{label(p)}]")
+        reply.tool_calls.append(ToolCall("calculator", {"expression": shown, "quantities": expression}, answer))
+        body = f"About {answer}: {shown} = {answer}."
+        if parts:
+            body += " From the documents: " + "; ".join(parts) + "."
+        reply.body, reply.citations = body, citations
+        timings["calculation"] = 1
+        return True
+
+    def _explain(self, reply: Reply, question: str, chosen: list[grounded.Evidence], emit: OnEvent, usage: Counter,
+                 timings: dict) -> None:
+        """The explanation in free text from the chosen sentences only; each sentence is checked before it is shown."""
+        facts = "\n".join(f"[{n}] {grounded.readable(f)}" for n, f in enumerate(chosen, 1))
+        sources = [grounded.readable(f) for f in chosen] + [f.text for f in chosen] + [question]
+        citations: list[Citation] = []
+
+        def check(sentence: str):
+            text = grounded.tidy(re.sub(r"\s*\[[^\]\n]{1,12}\]", "", sentence))
+            ok, why = grounded.supported(text, sources)
+            if not ok or len(text) < 8:
+                return None, why or "too short"
+            f = grounded.best_fact(text, chosen)
+            p = f.passage
+            if not any(c.chunk_id == p.chunk_id and c.quote == f.text for c in citations):
+                citations.append(Citation(p.layer, p.layer_name, p.chunk_id, p.doc, f.text))
+            end = text[-1] if text[-1] in ".!?" else "."
+            return f"{text.rstrip('.!?')} [{label(p)}]{end}", ""
+
+        gate = grounded.SentenceGate(check, lambda text: emit("token", text), max_sentences=3)
+        messages = [{"role": "system", "content": prompts.EXPLAIN_SYSTEM},
+                    {"role": "user", "content": prompts.EXPLAIN.format(facts=facts, question=question)}]
+        t = time.perf_counter()
+        out = self.llm.complete(messages, max_tokens=min(self.config.max_tokens, 160), on_token=gate.feed)
+        _count(usage, out)
+        gate.close(complete=out.finish_reason != "length")
+        timings["explain_s"] = round(time.perf_counter() - t, 3)
+        if out.first_token_seconds is not None:
+            timings["llm_first_token_s"] = round(out.first_token_seconds, 3)
+        reply.dropped = [s for s, _ in gate.dropped]
+        if gate.kept:
+            reply.body, reply.citations = " ".join(gate.kept), citations
+            return
+        # Nothing the model wrote survived the check: the chosen sentences themselves are the answer.
+        usage["extractive_answers"] += 1
+        parts, citations = [], []
+        for f in chosen[:2]:
+            p = f.passage
+            parts.append(f"{grounded.readable(f).rstrip('.')} [{label(p)}].")
+            citations.append(Citation(p.layer, p.layer_name, p.chunk_id, p.doc, f.text))
+        reply.body, reply.citations = " ".join(parts), citations
+
+    def _not_covered(self, reply: Reply, shown: list[Passage]) -> None:
+        reply.refused = True
+        reply.citations = []
+        reply.body = (f"{prompts.DONT_COVER} The closest passages I found are about "
+                      f"{_nearest_layers(shown[:2])}, but they don't answer this question.")
+
     def _converse(self, reply: Reply, question: str, history: list[dict], shown: list[Passage], emit: OnEvent,
                   usage: Counter, timings: dict, turn: SocraticTurn | None = None) -> None:
         mapper = CitationMapper(list(shown))
@@ -235,7 +368,7 @@ class Tutor:
             tools = self._schemas if offer_tools and not last else None
             emit("status", "Thinking…" if step == 0 else "Writing the answer…")
             rewriter = StreamRewriter(mapper)
-            hold = _HoldBack()
+            hold = HoldBack()
 
             def on_token(tok: str, rewriter=rewriter, hold=hold):
                 text = hold.feed(tok)
@@ -250,7 +383,7 @@ class Tutor:
             llm_s += out.seconds
             if step == 0 and out.first_token_seconds is not None:
                 timings["llm_first_token_s"] = round(out.first_token_seconds, 3)
-            calls = out.tool_calls or _inline_tool_calls(out.content, self._tools)
+            calls = out.tool_calls or inline_tool_calls(out.content, self._tools)
             if calls and last:  # out of steps: a model that still wants tools gets no more
                 break
             if not calls:
@@ -314,50 +447,11 @@ class Tutor:
         return ToolCall(call.name, args, str(value))
 
 
-# -- Socratic mode ------------------------------------------------------------------------------------------
-_REVEAL = re.compile(r"\b(show me|tell me|reveal|give up|i gave up|just (say|answer|give)|what('s| is) the answer|"
-                     r"the answer\b|answer please|i don'?t know|no idea|not sure)\b", re.I)
-
-
-@dataclass(frozen=True)
-class SocraticTurn:
-    mode: str  # "hint": guide towards the answer; "reveal": give it
-    question: str  # the question being taught (for a reveal, the one the hint was about)
-    attempt: str | None = None  # the learner's try, when this turn answers a hint
-
-
-def socratic_turn(message: str, history: list[dict]) -> SocraticTurn:
-    """Decide what a Socratic turn does. A new question gets hints. After a hint (found by the tail the tutor
-    appended to it), the learner's next message is a try or a request for the answer, unless it is plainly
-    a new question; either way the hinted question is then answered."""
-    last = history[-1] if history else None
-    hinted = last is not None and last["role"] == "assistant" and _was_hint(last)
-    asks = bool(_REVEAL.search(message))
-    if hinted and len(history) >= 2 and history[-2]["role"] == "user":
-        original = history[-2]["content"]
-        if asks:
-            return SocraticTurn("reveal", original)
-        if not message.rstrip().endswith("?"):
-            return SocraticTurn("reveal", original, attempt=message)
-    if asks and not message.rstrip().endswith("?") and len(message.split()) <= 6:
-        # "show me" with no hint to answer: treat it as a question about the last one, if any
-        prev = next((m["content"] for m in reversed(history) if m["role"] == "user"), None)
-        if prev:
-            return SocraticTurn("reveal", prev)
-    return SocraticTurn("hint", message)
-
-
 # -- helpers ------------------------------------------------------------------------------------------------
 def _trim_unfinished(text: str) -> str:
     """An answer cut off by the token limit, trimmed to its last complete sentence (citation included)."""
     m = list(re.finditer(r"[.!?](?:\s*\[[^\]\n]{1,80}\])*(?=\s|$)", text))
     return text[: m[-1].end()] if m else text
-
-
-def needs_calculation(question: str) -> bool:
-    """Whether to offer the tools and ask for a calculator call first."""
-    numbers = _STANDALONE_NUMBER.findall(question)  # one number is usually a name (RTX 4090); two are operands
-    return bool(_CALC_OP.search(question) or (len(numbers) >= 2 and _CALC_QTY.search(question)))
 
 
 def _for_model(tc: ToolCall) -> str:
@@ -402,15 +496,6 @@ def earlier_text(message: dict) -> str:
     return text.strip()
 
 
-def _was_hint(message: dict) -> bool:
-    """Whether an assistant turn was a Socratic hint: its `mode` when the front end sent it (ours do), else (plain
-    text history from another client) whether it ends with the hint's invitation."""
-    mode = message.get("mode")
-    if mode is not None:
-        return mode == "hint"
-    return message["content"].rstrip().endswith(prompts.HINT_TAIL)
-
-
 def _looks_english(text: str) -> bool:
     letters = [ch for ch in text if ch.isalpha()]
     if letters and sum(not ch.isascii() for ch in letters) / len(letters) > 0.15:
@@ -452,50 +537,6 @@ def _safe_args(call: ToolCallRequest) -> dict:
         return {"raw": call.arguments[:500]}
 
 
-def _inline_tool_calls(content: str, tools: dict) -> list[ToolCallRequest]:
-    """Tool calls a model wrote into its text instead of `tool_calls`: Qwen2.5 writes <tool_call>{…}</tool_call>,
-    a ```json fenced block, or bare JSON (sometimes with doubled braces), depending on the server's template."""
-    text = content.strip()
-    blocks = _TOOL_BLOCK.findall(text) or _FENCED.findall(text) or ([text] if text.startswith("{") else [])
-    calls = []
-    for i, b in enumerate(blocks):
-        b = b.strip()
-        if b.startswith("{{") and b.endswith("}}"):
-            b = b[1:-1]
-        try:
-            obj = json.loads(b)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict) and obj.get("name") in tools:
-            args = obj.get("arguments", obj.get("parameters", {}))
-            calls.append(ToolCallRequest(f"inline_{i}", obj["name"], args if isinstance(args, str) else json.dumps(args)))
-    return calls
-
-
-_CALL_OPENERS = ("<tool_call>", "```json", "```\n{")
-
-
-class _HoldBack:
-    """Holds streamed text back while it may still turn out to be an inline tool call."""
-
-    def __init__(self):
-        self.held = ""
-        self._decided = False
-
-    def feed(self, tok: str) -> str:
-        if self._decided:
-            return tok
-        self.held += tok
-        s = self.held.lstrip()
-        if not s:
-            return ""
-        if s.startswith("{") or any(tag.startswith(s[: len(tag)]) for tag in _CALL_OPENERS):
-            return ""
-        self._decided = True
-        out, self.held = self.held, ""
-        return out
-
-
 def _is_dont_cover(answer: str) -> bool:
     a = answer.lower().replace("’", "'")
     return len(a) < 160 and ("don't cover" in a or "do not cover" in a or "doesn't cover" in a)
@@ -515,3 +556,12 @@ def _with_provenance(answer: str, citations: list[Citation], calcs: list[ToolCal
                 have.add((p.chunk_id, quote))
                 citations.append(Citation(p.layer, p.layer_name, p.chunk_id, p.doc, quote))
     return answer + "\n\n" + "\n".join(lines), citations
+
+
+def _round_sig(value: float, digits: int = 4) -> float:
+    """`value` to `digits` significant digits (a calculation's answer as a person reads it)."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, max(0, digits - 1 - int(math.floor(math.log10(abs(value))))))
+
+

@@ -15,8 +15,8 @@ from typing import Annotated, Protocol, get_type_hints
 
 from pydantic import Field, TypeAdapter
 
-from tutor.answering import calculator as calc
 from tutor import validate
+from tutor.answering import calculator as calc
 from tutor.errors import InvalidInput
 from tutor.types import Passage, SearchHit
 

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import click
 
-from tutor.cli.common import (ProgressBar, build_app, echo_err, ensure_index, read_lines, run_batch, start_llm)
+from tutor.cli.common import (
+    ProgressBar,
+    build_app,
+    echo_err,
+    ensure_index,
+    read_lines,
+    run_batch,
+    start_llm,
+)
 from tutor.errors import InvalidInput, TutorError
 from tutor.types import TRY_NEXT
 

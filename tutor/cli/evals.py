@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 
-from tutor.cli.common import (ProgressBar, build_app, echo_err, ensure_index, start_llm)
+from tutor.cli.common import ProgressBar, build_app, echo_err, ensure_index, start_llm
 from tutor.errors import InvalidInput, TutorError
 
 
 @click.command("eval")
 @click.option("--subset", type=click.IntRange(min=1), default=None, help="Only the first N items of the eval set.")
+@click.option("--sample", type=click.IntRange(min=1), default=None, metavar="N",
+              help="A fixed stratified sample of N items (every kind, evenly spread): the CI gate answers 16.")
 @click.option("--kinds", default=None, metavar="K1,K2",
               help="Only these kinds: fact, multi_hop, calc, conceptual, out_of_corpus, follow_up.")
 @click.option("--judge-base-url", default=None, metavar="URL",
@@ -29,7 +31,7 @@ from tutor.errors import InvalidInput, TutorError
 @click.option("--json", "as_json", is_flag=True, help='Print {"n", "metrics": {...}, "report"} as JSON.')
 @click.option("--dataset", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help="Another eval set in the same format (default evals/dataset.jsonl).")
-def eval_command(subset, kinds, judge_base_url, judge_model, judge_subset, out, check_file, as_json, dataset) -> None:
+def eval_command(subset, sample, kinds, judge_base_url, judge_model, judge_subset, out, check_file, as_json, dataset) -> None:
     """Measure how grounded the tutor is: RAGAS metrics plus layer citations, calculations, refusals, retrieval.
 
     Runs the tutor over evals/dataset.jsonl (progress on stderr), scores every answer and writes
@@ -47,6 +49,7 @@ def eval_command(subset, kinds, judge_base_url, judge_model, judge_subset, out, 
         items = ds.load(dataset or ds.DATASET, kind_list)
     except ds.DatasetError as e:
         raise InvalidInput(f"{e}.", "Fix the file or the --kinds option.") from None
+    items = ds.stratified(items, sample) if sample else items
     items = items[:subset] if subset else items
     if not items:
         raise InvalidInput("No eval items match.", "Check --kinds and --subset.")

@@ -8,8 +8,14 @@ import textwrap
 
 import click
 
-from tutor.cli.common import (build_app, echo_err, ensure_index, learner_option,
-                              print_next_step, start_llm)
+from tutor.cli.common import (
+    build_app,
+    echo_err,
+    ensure_index,
+    learner_option,
+    print_next_step,
+    start_llm,
+)
 from tutor.errors import TutorError
 
 

@@ -6,7 +6,13 @@ import sys
 
 import click
 
-from tutor.cli.common import (build_app, check_port_free, echo_err, ensure_index, start_llm)
+from tutor.cli.common import (
+    build_app,
+    check_port_free,
+    echo_err,
+    ensure_index,
+    start_llm,
+)
 
 
 @click.command()

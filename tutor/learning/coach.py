@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 
 from tutor import validate
 from tutor.errors import IndexEmpty, InvalidInput
-from tutor.learning.grading import Grade, check_answer, grade
-from tutor.knowledge.layers import Taxonomy
-from tutor.llm.client import ChatModel
-from tutor.learning.progress import ProgressStore, learner_name
 from tutor.knowledge.facts import Fact, extract_facts, norm
+from tutor.knowledge.layers import Taxonomy
+from tutor.learning.grading import Grade, check_answer, grade
+from tutor.learning.progress import ProgressStore, learner_name
 from tutor.learning.quiz import KINDS, GenerationStats, QuizItem, generate
+from tutor.llm.client import ChatModel
 from tutor.types import Chunk
 
 MAX_ITEMS = 20

@@ -124,6 +124,9 @@ def grade(item: QuizItem, answer: object, layer_label: str, judge: Judge | None)
 
 def _grade_choice(item: QuizItem, text: str) -> float:
     choices = item.choices or []
+    for c in choices:  # the choice's own text first: a choice such as "3" or "B" is itself, not a letter
+        if norm(c) == norm(text):
+            return 1.0 if norm(c) == norm(item.answer) else 0.0
     t = text.strip().rstrip(".)").strip()
     m = re.fullmatch(r"(?:\(?([A-Da-d])\)?|([1-4]))(?:[.):]\s*(.*))?", t)
     if m:

@@ -22,7 +22,14 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
-from tutor.knowledge.facts import Fact, contains, content_words, extract_facts, figure_unit, norm
+from tutor.knowledge.facts import (
+    Fact,
+    contains,
+    content_words,
+    extract_facts,
+    figure_unit,
+    norm,
+)
 from tutor.types import Chunk
 
 KINDS = ("mcq", "short")

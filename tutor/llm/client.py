@@ -56,7 +56,11 @@ class ChatModel(Protocol):
     """What the agent needs from an LLM. Tests replace it with a scripted fake."""
 
     def complete(self, messages: list[dict], *, tools: list[dict] | None = None, tool_choice: object = None,
-                 max_tokens: int | None = None, on_token: OnToken | None = None) -> Completion: ...
+                 max_tokens: int | None = None, on_token: OnToken | None = None,
+                 schema: dict | None = None) -> Completion:
+        """One chat completion. `schema` (a JSON schema) asks the server to constrain the reply to it; a server
+        that can't is asked without, so the caller must still validate what comes back."""
+        ...
 
     def describe(self) -> str: ...
 
@@ -79,6 +83,9 @@ class OpenAIChatModel:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.embedded = embedded
+        # How this server takes a JSON schema, tried in order until one is accepted: llama-cpp-python's own
+        # form, OpenAI's (vLLM too), or none (the prompt asks for JSON and the caller checks it).
+        self._json_modes = ["llama", "none"] if embedded else ["json_schema", "llama", "none"]
         self._client: openai.OpenAI | None = None
         self._client_url: str | None = None
 
@@ -114,8 +121,29 @@ class OpenAIChatModel:
         return f"{self._model or '(first listed model)'} @ {where}"
 
     # -- the one call ----------------------------------------------------------------------------------
+    @property
+    def json_mode(self) -> str:
+        """How constrained output is requested from this server now: "llama", "json_schema" or "none"."""
+        return self._json_modes[0]
+
+    def _response_format(self, schema: dict) -> dict | None:
+        mode = self.json_mode
+        if mode == "llama":
+            return {"type": "json_object", "schema": schema}
+        if mode == "json_schema":
+            return {"type": "json_schema", "json_schema": {"name": "decision", "schema": schema}}
+        return None
+
     def complete(self, messages: list[dict], *, tools: list[dict] | None = None, tool_choice: object = None,
-                 max_tokens: int | None = None, on_token: OnToken | None = None) -> Completion:
+                 max_tokens: int | None = None, on_token: OnToken | None = None,
+                 schema: dict | None = None) -> Completion:
+        while True:
+            try:
+                return self._complete(messages, tools, tool_choice, max_tokens, on_token, schema)
+            except _FormatRejected:
+                self._json_modes.pop(0)  # this server doesn't take that form: the next one, for good
+
+    def _complete(self, messages, tools, tool_choice, max_tokens, on_token, schema) -> Completion:
         client = self._get_client()
         kwargs: dict = {
             "model": self.model,
@@ -129,6 +157,9 @@ class OpenAIChatModel:
             kwargs["tools"] = tools
             if tool_choice is not None:
                 kwargs["tool_choice"] = tool_choice
+        fmt = self._response_format(schema) if schema is not None else None
+        if fmt is not None:
+            kwargs["response_format"] = fmt
         t0 = time.perf_counter()
         out = Completion(content="")
         parts: list[str] = []
@@ -163,6 +194,10 @@ class OpenAIChatModel:
                                 slot["name"] += tc.function.name
                             if tc.function.arguments:
                                 slot["arguments"] += tc.function.arguments
+        except openai.APIStatusError as e:
+            if fmt is not None and e.status_code in (400, 404, 415, 422, 500, 501) and len(self._json_modes) > 1:
+                raise _FormatRejected from None
+            raise self._error(e) from None
         except openai.APIError as e:
             raise self._error(e) from None
         except LLMUnavailable:
@@ -211,6 +246,10 @@ class OpenAIChatModel:
                     if e.status_code == 400 else self._retry_hint())
             return LLMUnavailable(f"The LLM server at {url} refused the request (HTTP {e.status_code}: {msg}).", hint)
         return LLMUnavailable(f"The LLM request failed ({type(e).__name__}: {_short(str(e))}).", self._retry_hint())
+
+
+class _FormatRejected(Exception):
+    """The server refused the request's form of constrained output (llama-cpp-python answers json_schema with 500)."""
 
 
 def _short(text: str, n: int = 160) -> str:

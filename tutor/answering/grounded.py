@@ -1,0 +1,264 @@
+"""Grounded answers from a small model: code decides what it can, the model makes small constrained choices,
+and every sentence is checked against the documents before a learner sees it.
+
+1. `evidence()` splits the shown passages into sentences (a table row keeps its table's header), ranks
+   them against the question and keeps the best within a token budget: S1, S2, … The model reads these,
+   not whole passages.
+2. A decision, constrained to a JSON schema: which sentences answer the question (none → the tutor
+   refuses and names the nearest layers), or, for a calculation, an expression over the numbered
+   quantities (`quantities.py`) that code evaluates.
+3. The model writes the explanation in free text from the chosen sentences only; `supported()` checks each
+   sentence it writes (its numbers, names and content words must be in the chosen sentences, the question
+   or the calculation), and drops the ones that aren't. If nothing survives, the chosen sentences
+   themselves are the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from tutor.answering import quantities as qty
+from tutor.answering.citations import sentences as sentence_spans
+from tutor.knowledge.bm25 import STOP_WORDS, tokenize
+from tutor.types import Passage
+
+EVIDENCE_BUDGET_TOKENS = 420  # what the decision step reads, at most (about 4 characters a token)
+MAX_EVIDENCE = 10
+MAX_CHOSEN = 3
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9+.'’-]*")
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+_ENTITY = re.compile(r"\b(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*)\b")  # HBM, CoWoS, NVL72, H100, TSMC
+_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]{2,}\b")  # Samsung, Nvidia: a name not at the start of the sentence
+_SEPARATOR = re.compile(r"\|[\s:|-]+\|?")  # a table's |---|---| line
+MIN_SUPPORTED_SHARE = 0.7  # of a sentence's content words that must be in its evidence
+
+
+@dataclass(frozen=True)
+class Evidence:
+    id: str  # "S1"
+    text: str  # verbatim in the passage
+    passage: Passage
+    context: str = ""  # a table row's header line, shown with it (not quoted)
+
+    def line(self) -> str:
+        ctx = f" (table: {self.context})" if self.context else ""
+        return f"{self.id}: {self.text}{ctx}"
+
+
+def _sentences_of(p: Passage) -> list[tuple[str, str]]:
+    """(sentence, context) pairs of a passage: prose split into sentences, each table row whole with its header."""
+    out: list[tuple[str, str]] = []
+    header = ""
+    lines = [line.strip() for line in p.text.splitlines()]
+    for i, raw in enumerate(lines):
+        if not raw:
+            header = ""
+            continue
+        if raw.startswith("|"):
+            if _SEPARATOR.fullmatch(raw):
+                continue
+            if i + 1 < len(lines) and _SEPARATOR.fullmatch(lines[i + 1]):  # a header row: the |---| line follows
+                header = raw
+                continue
+            out.append((raw, header))  # a row (a passage may start mid-table: then it has no header)
+            continue
+        header = ""
+        for s, e in sentence_spans(raw):
+            text = raw[s:e].strip()
+            if len(text) >= 12:
+                out.append((text, ""))
+    return out
+
+
+def evidence(passages: list[Passage], query: str, budget_tokens: int = EVIDENCE_BUDGET_TOKENS,
+             limit: int = MAX_EVIDENCE) -> list[Evidence]:
+    """The sentences of `passages` most relevant to `query`, best first, within a token budget."""
+    want = set(tokenize(query))
+    scored = []
+    for rank, p in enumerate(passages):
+        for k, (text, ctx) in enumerate(_sentences_of(p)):
+            words = set(tokenize(text + " " + ctx))
+            overlap = len(want & words)
+            # passages come ranked: ties go to the better passage and to the earlier sentence
+            scored.append((overlap - 0.15 * rank - 0.01 * k + 0.02 * min(len(words), 12), text, ctx, p))
+    scored.sort(key=lambda x: -x[0])
+    out: list[Evidence] = []
+    used = 0
+    seen = set()
+    for _, text, ctx, p in scored:
+        if text in seen or text not in p.text:
+            continue
+        cost = (len(text) + len(ctx)) // 4 + 4
+        if out and used + cost > budget_tokens:
+            continue
+        seen.add(text)
+        used += cost
+        out.append(Evidence(f"S{len(out) + 1}", text, p, ctx))
+        if len(out) >= limit:
+            break
+    return out
+
+
+# -- the decisions (constrained output) ---------------------------------------------------------------------
+def choice_schema(ids: list[str]) -> dict:
+    return {"type": "object", "properties": {
+        "answer_in": {"type": "array", "items": {"type": "string", "enum": ids}, "maxItems": MAX_CHOSEN}},
+        "required": ["answer_in"]}
+
+
+def expression_schema() -> dict:
+    return {"type": "object", "properties": {"expression": {"type": "string", "pattern": qty.EXPRESSION_PATTERN}},
+            "required": ["expression"]}
+
+
+class BadDecision(ValueError):
+    """The model's decision does not fit its schema (or names ids that were not shown)."""
+
+
+def _json(text: str) -> dict:
+    m = re.search(r"\{.*\}", text or "", re.S)
+    if not m:
+        raise BadDecision("no JSON object in the reply")
+    try:
+        value = json.loads(m.group(0))
+    except json.JSONDecodeError as e:
+        raise BadDecision(f"the JSON is broken ({e.msg})") from None
+    if not isinstance(value, dict):
+        raise BadDecision("the reply is not a JSON object")
+    return value
+
+
+def parse_choice(text: str, shown: list[Evidence]) -> list[Evidence]:
+    value = _json(text).get("answer_in")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadDecision('"answer_in" must be a list of sentence ids')
+    by_id = {e.id: e for e in shown}
+    unknown = [v for v in value if v.strip() not in by_id]
+    if unknown:
+        raise BadDecision(f"unknown sentence id(s) {', '.join(unknown[:3])}")
+    return list(dict.fromkeys(by_id[v.strip()] for v in value))[:MAX_CHOSEN]
+
+
+def parse_expression(text: str) -> str:
+    value = _json(text).get("expression")
+    if not isinstance(value, str) or not value.strip():
+        raise BadDecision('"expression" must be a non-empty string')
+    return value.strip()
+
+
+# -- checking what the model wrote --------------------------------------------------------------------------
+def _numbers(text: str) -> set[str]:
+    out = set()
+    for n in _NUMBER.findall(text):
+        n = n.replace(",", "").rstrip(".")
+        out.add(n[:-2] if n.endswith(".0") else n)
+    return out
+
+
+def numbers_grounded(sentence: str, sources: list[str]) -> bool:
+    """Every number in `sentence` appears in one of `sources` (1,200 and 1200 are the same number)."""
+    have = set().union(*(_numbers(s) for s in sources)) if sources else set()
+    return _numbers(sentence) <= have
+
+
+def supported(sentence: str, sources: list[str]) -> tuple[bool, str]:
+    """Whether `sentence` says only what `sources` (the chosen sentences, the question, a calculation) say:
+    its numbers and names all appear there, and most of its content words do. (False, why) otherwise."""
+    text = re.sub(r"\[[^\]]*\]", "", sentence)
+    if not numbers_grounded(text, sources):
+        missing = sorted(_numbers(text) - set().union(*(_numbers(s) for s in sources)))
+        return False, f"the number(s) {', '.join(missing)} are not in the documents shown"
+    joined = " ".join(sources)
+    names = {e for e in _ENTITY.findall(text) if e not in {"I", "AI"}}
+    names |= {w for w in _CAPITALISED.findall(" " + text) if w.lower() not in STOP_WORDS}
+    absent = sorted(e for e in names if e.lower() not in joined.lower())
+    if absent:
+        return False, f"{', '.join(absent)} is not in the documents shown"
+    words = set(tokenize(text))
+    if not words:
+        return True, ""
+    have = set(tokenize(joined))
+    share = len(words & have) / len(words)
+    if share < MIN_SUPPORTED_SHARE:
+        return False, f"only {share:.0%} of its words come from the documents shown"
+    return True, ""
+
+
+_META = re.compile(r"^(according to (the )?(passage|sentence|document|text)s?( S?\d+)?|the (passage|sentence|document|text)s?"
+                   r"( S?\d+)? (states?|says?|mentions?|notes?|explains?|shows?)( that)?|based on (the )?"
+                   r"(passage|sentence|document|text)s?( S?\d+)?)[,:]?\s*", re.I)
+
+
+def tidy(sentence: str) -> str:
+    """A sentence without meta-talk ("The passage states that …") and with its first letter capitalised."""
+    s = _META.sub("", sentence.strip()).strip()
+    s = re.sub(r"\s*\((?:S|passage |sentence )\d+\)", "", s)
+    s = re.sub(r"\bS\d+\b", "", s).replace("  ", " ").strip()
+    return s[:1].upper() + s[1:] if s else s
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def readable(e: Evidence) -> str:
+    """A table row as a sentence a person reads ("Amazon: 2026 capex ~$200B; Notes …"), prose as it is."""
+    if not e.text.startswith("|"):
+        return e.text
+    cells = [c.strip() for c in e.text.strip().strip("|").split("|")]
+    heads = [c.strip() for c in e.context.strip().strip("|").split("|")] if e.context else []
+    if not cells:
+        return e.text
+    pairs = [f"{h} {c}" if h else c for h, c in zip(heads[1:] + [""] * len(cells), cells[1:]) if c]
+    return f"{cells[0]}: " + "; ".join(pairs) + "."
+
+
+def overlap(question: str, e: Evidence) -> int:
+    return len(set(tokenize(question)) & set(tokenize(e.text + " " + e.context)))
+
+
+def best_fact(sentence: str, facts: list[Evidence]) -> Evidence:
+    words = set(tokenize(sentence))
+    return max(facts, key=lambda f: (len(words & set(tokenize(f.text + " " + f.context))), -facts.index(f)))
+
+
+class SentenceGate:
+    """Streams a model's text one checked sentence at a time: a sentence is shown only once it is complete and
+    `check(sentence)` returns the text to show (None drops it), so an unsupported claim never reaches the
+    learner, not even for a moment."""
+
+    _END = re.compile(r"(?<=[.!?])(?:\s*\[[^\]\n]{1,12}\])*\s+(?=\S)")
+
+    def __init__(self, check, emit, max_sentences: int = 3):
+        self._check, self._emit, self.max = check, emit, max_sentences
+        self._buf = ""
+        self.kept: list[str] = []
+        self.dropped: list[tuple[str, str]] = []
+
+    def feed(self, token: str) -> None:
+        self._buf += token
+        while True:
+            m = self._END.search(self._buf)
+            if not m:
+                return
+            sentence, self._buf = self._buf[: m.start()], self._buf[m.end():]
+            self._take(sentence)
+
+    def close(self, complete: bool = True) -> None:
+        """The end of the text; `complete=False` (cut off by the token limit) drops an unfinished last sentence."""
+        rest, self._buf = self._buf.strip(), ""
+        if rest and (complete or rest.rstrip("]").rstrip()[-1:] in ".!?"):
+            self._take(rest)
+
+    def _take(self, sentence: str) -> None:
+        sentence = sentence.strip()
+        if not sentence or len(self.kept) >= self.max:
+            return
+        shown, why = self._check(sentence)
+        if shown is None:
+            self.dropped.append((sentence, why))
+            return
+        self._emit(("" if not self.kept else " ") + shown)
+        self.kept.append(shown)
