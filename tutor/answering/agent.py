@@ -12,6 +12,11 @@ One answer, step by step:
    malformed calls go back to it as tool results; the loop stops after `max_steps` LLM calls.
 4. Citations are attached in code (`citations.py`), the calculation is shown with the sources of its
    operands, and a suggested next question the corpus answers is appended.
+
+Steps 3-4 are the "classic" pipeline (the default). With `pipeline="grounded"` (TUTOR_ANSWER_PIPELINE) they
+are replaced by `grounded.py`'s: constrained decisions over numbered sentences or quantities, a
+calculation computed in code, and an explanation whose every sentence is checked before it is shown.
+Socratic hints (`socratic.py`) are built in code either way.
 """
 
 from __future__ import annotations
