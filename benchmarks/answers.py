@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import re
 import statistics
 import time
@@ -163,7 +162,6 @@ def main() -> None:
                                             encoding="utf-8")
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print(json.dumps(summary, indent=2))
-    random.seed(0)
 
 
 if __name__ == "__main__":

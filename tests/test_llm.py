@@ -54,6 +54,26 @@ def test_unreachable_url_fails_fast_with_a_hint():
     assert time.perf_counter() - t0 < 10
 
 
+SCHEMA = {"type": "object", "properties": {"answer_in": {"type": "array"}}, "required": ["answer_in"]}
+
+
+@pytest.mark.parametrize("mode, embedded, settles_on", [
+    ("ok", False, "json_schema"),  # a server that takes OpenAI's form keeps it
+    ("llama-format", False, "llama"),  # json_schema refused (HTTP 500): llama-cpp-python's own form
+    ("no-format", False, "none"),  # no constrained output at all: plain text, the caller checks it
+    ("no-format", True, "none"),  # the embedded server starts from llama-cpp-python's form
+])
+def test_constrained_output_falls_back_to_what_the_server_takes(fake_openai, mode, embedded, settles_on):
+    m = model(fake_openai(mode).url, name="m", embedded=embedded)
+    assert m.json_mode == ("llama" if embedded else "json_schema")
+    out = m.complete([{"role": "user", "content": "hi"}], schema=SCHEMA)
+    assert out.content == "Hello there [1]." and m.json_mode == settles_on
+    assert m.complete([{"role": "user", "content": "again"}], schema=SCHEMA).content  # remembered: no retry needed
+    if mode != "ok":  # a server that fails every request ends in a clear error once the forms run out
+        with pytest.raises(LLMUnavailable):
+            model(fake_openai("500").url, name="m").complete([{"role": "user", "content": "hi"}], schema=SCHEMA)
+
+
 def test_timeout_is_bounded(fake_openai):
     m = model(fake_openai("slow").url, name="m", timeout=1.5)
     t0 = time.perf_counter()

@@ -50,6 +50,7 @@ class TutorApp:
         self._server: LocalServer | None = None
         self._lock = threading.RLock()  # the LLM (and its server) are made and started once, whoever asks first
         self._passages: list[Chunk] | None = None
+        self._passages_lock = threading.Lock()  # not the LLM's: reading passages never waits for a model start
 
     @property
     def store(self) -> VectorStore:
@@ -114,7 +115,7 @@ class TutorApp:
 
     def passages(self) -> list[Chunk]:
         """Every indexed passage in document order (read from the index once)."""
-        with self._lock:
+        with self._passages_lock:
             if self._passages is None:
                 self._passages = sorted(self.store.chunks(), key=lambda c: (c.doc, c.char_start))
             return self._passages

@@ -33,7 +33,7 @@ from tutor import labels, streaming, validate
 from tutor.answering import calculator as calc
 from tutor.answering import grounded, prompts
 from tutor.answering import quantities as qty
-from tutor.answering.citations import CitationMapper, StreamRewriter, best_quote, label
+from tutor.answering.citations import CitationMapper, StreamRewriter, best_quote, bracketed, label
 from tutor.answering.socratic import SocraticTurn, socratic_turn
 from tutor.answering.suggestions import Suggestions
 from tutor.answering.toolcalls import HoldBack, inline_tool_calls, needs_calculation
@@ -269,13 +269,16 @@ class Tutor:
         up with the source of every operand. False when no usable expression came back (then answered as text)."""
         index = {f.passage.chunk_id: n for n, f in enumerate(facts, 1)}
         quantities = qty.extract([(f.text, index[f.passage.chunk_id]) for f in facts], question)
-        if len([q for q in quantities if q.source is not None]) < 1:
+        if not any(q.source is not None for q in quantities):
             return False
         by_source = {f.text: f for f in facts}
+
+        def parse(text: str):
+            expression = grounded.parse_expression(text)
+            return expression, qty.evaluate(expression, quantities)
+
         result = self._decide(prompts.CALCULATE.format(quantities="\n".join(q.line() for q in quantities), question=question),
-                              grounded.expression_schema(),
-                              lambda text: (grounded.parse_expression(text), qty.evaluate(grounded.parse_expression(text), quantities)),
-                              usage, timings)
+                              grounded.expression_schema(), parse, usage, timings)
         if result is None:
             usage["calc_fallbacks"] += 1
             return False
@@ -290,11 +293,9 @@ class Tutor:
             f = by_source.get(q.sentence)
             if f is None:
                 continue
-            p = f.passage
-            if not any(c.chunk_id == p.chunk_id and c.quote == f.text for c in citations):
-                citations.append(Citation(p.layer, p.layer_name, p.chunk_id, p.doc, f.text))
+            _cite_once(citations, f)
             ctx = q.context if len(q.context.split()) <= 7 and not qty.figures(q.context) else ""
-            parts.append(f"{ctx}: {q.text} [{label(p)}]" if ctx else f"{q.text} [{label(p)}]")
+            parts.append(f"{ctx}: {q.text} {bracketed(f.passage)}" if ctx else f"{q.text} {bracketed(f.passage)}")
         reply.tool_calls.append(ToolCall("calculator", {"expression": shown, "quantities": expression}, answer))
         body = f"About {answer}: {shown} = {answer}."
         if parts:
@@ -316,11 +317,9 @@ class Tutor:
             if not ok or len(text) < 8:
                 return None, why or "too short"
             f = grounded.best_fact(text, chosen)
-            p = f.passage
-            if not any(c.chunk_id == p.chunk_id and c.quote == f.text for c in citations):
-                citations.append(Citation(p.layer, p.layer_name, p.chunk_id, p.doc, f.text))
+            _cite_once(citations, f)
             end = text[-1] if text[-1] in ".!?" else "."
-            return f"{text.rstrip('.!?')} [{label(p)}]{end}", ""
+            return f"{text.rstrip('.!?')} {bracketed(f.passage)}{end}", ""
 
         gate = grounded.SentenceGate(check, lambda text: emit("token", text), max_sentences=3)
         messages = [{"role": "system", "content": prompts.EXPLAIN_SYSTEM},
@@ -338,12 +337,8 @@ class Tutor:
             return
         # Nothing the model wrote survived the check: the chosen sentences themselves are the answer.
         usage["extractive_answers"] += 1
-        parts, citations = [], []
-        for f in chosen[:2]:
-            p = f.passage
-            parts.append(f"{grounded.readable(f).rstrip('.')} [{label(p)}].")
-            citations.append(Citation(p.layer, p.layer_name, p.chunk_id, p.doc, f.text))
-        reply.body, reply.citations = " ".join(parts), citations
+        reply.body = " ".join(f"{grounded.readable(f).rstrip('.')} {bracketed(f.passage)}." for f in chosen[:2])
+        reply.citations = [f.citation() for f in chosen[:2]]
 
     def _not_covered(self, reply: Reply, shown: list[Passage]) -> None:
         reply.refused = True
@@ -418,11 +413,9 @@ class Tutor:
         if not answer:
             answer = "I could not put an answer together from the documents this time. Please ask again or rephrase."
         if _is_dont_cover(answer):
-            reply.refused = True
-            answer = (f"{prompts.DONT_COVER} The closest passages I found are about "
-                      f"{_nearest_layers(shown[:2])}, but they don't answer this question.")
-            citations = []
-        elif calcs:
+            self._not_covered(reply, shown)
+            return
+        if calcs:
             answer, citations = _with_provenance(answer, citations, calcs, mapper)
         reply.body = answer
         reply.citations = citations
@@ -528,7 +521,7 @@ def _format_passages(passages: list[Passage], start: int) -> str:
 
 def _nearest_layers(passages: list[Passage]) -> str:
     """The distinct layers of the best passages as labels, at most two: "[L5 · …] and [L3 · …]"."""
-    return " and ".join(f"[{n}]" for n in list(dict.fromkeys(label(p) for p in passages))[:2])
+    return " and ".join(list(dict.fromkeys(bracketed(p) for p in passages))[:2])
 
 
 def _passages_summary(passages: list[Passage]) -> str:
@@ -554,13 +547,20 @@ def _with_provenance(answer: str, citations: list[Citation], calcs: list[ToolCal
     for tc in calcs:
         expr = str(tc.arguments.get("expression", ""))
         sources = mapper.operand_sources(expr)
-        parts = [f"{num} from [{label(p)}]" for num, p, _ in sources]
+        parts = [f"{num} from {bracketed(p)}" for num, p, _ in sources]
         lines.append(f"Calculation: {expr} = {tc.result}" + (f" (using {', '.join(parts)})" if parts else "") + ".")
         for _, p, quote in sources:
             if (p.chunk_id, quote) not in have:
                 have.add((p.chunk_id, quote))
                 citations.append(Citation(p.layer, p.layer_name, p.chunk_id, p.doc, quote))
     return answer + "\n\n" + "\n".join(lines), citations
+
+
+def _cite_once(citations: list[Citation], f: grounded.Evidence) -> None:
+    """Add `f`'s citation unless the answer cites that sentence already."""
+    c = f.citation()
+    if c not in citations:
+        citations.append(c)
 
 
 def _round_sig(value: float, digits: int = 4) -> float:

@@ -31,6 +31,11 @@ def label(p: Passage) -> str:
     return labels.label(p.layer, p.layer_name)
 
 
+def bracketed(p: Passage) -> str:
+    """The passage's layer as a citation in an answer: `[L3 · AI Chips & Accelerators]`."""
+    return labels.bracketed(p.layer, p.layer_name)
+
+
 def sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence-like span of `text`, whitespace trimmed."""
     out = []
@@ -119,10 +124,10 @@ class CitationMapper:
             if found:
                 names = []
                 for p in found:
-                    if label(p) not in names:
-                        names.append(label(p))
+                    if bracketed(p) not in names:
+                        names.append(bracketed(p))
                     cites.append((sum(len(x) for x in out), p))
-                out.append(" ".join(f"[{lb}]" for lb in names))
+                out.append(" ".join(names))
             else:
                 dropped.append(m.group(0))
             pos = m.end()
@@ -165,7 +170,7 @@ class CitationMapper:
             for e, p in sorted(additions, key=lambda a: -a[0]):
                 if result.text[e - 1] in ".!":  # "… claim [L3 · X]." rather than "… claim. [L3 · X]"
                     e -= 1
-                result.text = result.text[:e] + f" [{label(p)}]" + result.text[e:]
+                result.text = result.text[:e] + f" {bracketed(p)}" + result.text[e:]
         return result
 
     def closest(self, claim: str) -> tuple[Passage | None, float]:

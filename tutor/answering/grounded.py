@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from tutor.answering import quantities as qty
 from tutor.answering.citations import sentences as sentence_spans
 from tutor.knowledge.bm25 import STOP_WORDS, tokenize
-from tutor.types import Passage
+from tutor.types import Citation, Passage
 
 EVIDENCE_BUDGET_TOKENS = 420  # what the decision step reads, at most (about 4 characters a token)
 MAX_EVIDENCE = 10
 MAX_CHOSEN = 3
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9+.'’-]*")
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 _ENTITY = re.compile(r"\b(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*)\b")  # HBM, CoWoS, NVL72, H100, TSMC
 _CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]{2,}\b")  # Samsung, Nvidia: a name not at the start of the sentence
@@ -45,6 +44,10 @@ class Evidence:
     def line(self) -> str:
         ctx = f" (table: {self.context})" if self.context else ""
         return f"{self.id}: {self.text}{ctx}"
+
+    def citation(self) -> Citation:
+        p = self.passage
+        return Citation(p.layer, p.layer_name, p.chunk_id, p.doc, self.text)
 
 
 def _sentences_of(p: Passage) -> list[tuple[str, str]]:
@@ -198,9 +201,6 @@ def tidy(sentence: str) -> str:
     s = re.sub(r"\bS\d+\b", "", s).replace("  ", " ").strip()
     return s[:1].upper() + s[1:] if s else s
 
-
-def split_sentences(text: str) -> list[str]:
-    return [text[s:e] for s, e in sentence_spans(text)]
 
 
 def readable(e: Evidence) -> str:

@@ -112,13 +112,11 @@ def extract(sentences: list[tuple[str, int]], question: str = "", limit: int = M
     def add(text: str, source: int | None, sentence: str) -> None:
         for m, value in figures(text):
             shown = written(m)
-            key = (shown, _row_label(text, m.start()) if source is not None else "question")
-            if key in seen or len(out) >= limit:
+            context = _row_label(text, m.start()) if source is not None else "given in the question"
+            if (shown, context) in seen or len(out) >= limit:
                 continue
-            seen.add(key)
-            out.append(Quantity(f"Q{len(out) + 1}", value, shown, _unit(m),
-                                _row_label(text, m.start()) if source is not None else "given in the question",
-                                sentence, source))
+            seen.add((shown, context))
+            out.append(Quantity(f"Q{len(out) + 1}", value, shown, _unit(m), context, sentence, source))
 
     if question:
         add(question, None, "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from tutor import validate
 from tutor.errors import IndexEmpty, InvalidInput
@@ -137,7 +137,7 @@ class Coach:
         first = self.store.first_grade(who, item)
         if first is None:
             first = self.store.record(who, item, grade(item, text, label, self._judge()), text)
-        return replace(first, label=label) if first.repeat else first
+        return first
 
     def progress(self, learner: object = None) -> list[dict]:
         return self.store.progress(self.learner(learner))

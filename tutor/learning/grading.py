@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from tutor.errors import InvalidInput
 from tutor.knowledge.facts import contains, content_words, norm
@@ -81,9 +81,6 @@ class Grade:
         return {"item_id": self.item_id, "correct": self.correct, "score": self.score, "verdict": self.verdict,
                 "answer": self.answer, "missing": self.missing, "feedback": self.feedback, "chunk_id": self.chunk_id,
                 "span": self.span, "label": self.label, "repeat": self.repeat}
-
-    def full_json(self) -> dict:
-        return {**asdict(self), "verdict": self.verdict, "feedback": self.feedback}
 
 
 def validate_answer(answer: object) -> str:

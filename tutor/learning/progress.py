@@ -138,7 +138,7 @@ class ProgressStore:
     def first_grade(self, learner: str, item: QuizItem) -> Grade | None:
         """The learner's graded answer to `item`, if there is one (marked `repeat`)."""
         with self._db() as db:
-            return _first(db, learner, item)
+            return _first(db, learner, item, self.taxonomy.get(item.layer).label)
 
     def record(self, learner: str, item: QuizItem, grade: Grade, answer: str) -> Grade:
         """Record `grade` as the learner's answer to `item` and return it, unless the learner has a graded answer to
@@ -148,7 +148,7 @@ class ProgressStore:
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                first = _first(db, learner, item)
+                first = _first(db, learner, item, self.taxonomy.get(item.layer).label)
                 if first is None:
                     db.execute("INSERT INTO attempts (item_id, learner, layer, score, correct, answer, feedback, created, "
                                "missing, method) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -197,14 +197,14 @@ class ProgressStore:
             return db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def _first(db: sqlite3.Connection, learner: str, item: QuizItem) -> Grade | None:
+def _first(db: sqlite3.Connection, learner: str, item: QuizItem, label: str) -> Grade | None:
     row = db.execute("SELECT score, correct, missing, method FROM attempts WHERE item_id = ? AND learner = ? "
                      "ORDER BY id LIMIT 1", (item.id, learner)).fetchone()
     if row is None:
         return None
     score, correct, missing, method = row
     return Grade(item.id, bool(correct), float(score), item.chunk_id, item.span, method or "stored", item.layer,
-                 "", item.answer, missing or "", repeat=True)
+                 label, item.answer, missing or "", repeat=True)
 
 
 def recommend(progress: list[dict]) -> dict:

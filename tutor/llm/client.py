@@ -126,8 +126,8 @@ class OpenAIChatModel:
         """How constrained output is requested from this server now: "llama", "json_schema" or "none"."""
         return self._json_modes[0]
 
-    def _response_format(self, schema: dict) -> dict | None:
-        mode = self.json_mode
+    @staticmethod
+    def _response_format(schema: dict, mode: str) -> dict | None:
         if mode == "llama":
             return {"type": "json_object", "schema": schema}
         if mode == "json_schema":
@@ -140,8 +140,9 @@ class OpenAIChatModel:
         while True:
             try:
                 return self._complete(messages, tools, tool_choice, max_tokens, on_token, schema)
-            except _FormatRejected:
-                self._json_modes.pop(0)  # this server doesn't take that form: the next one, for good
+            except _FormatRejected as e:
+                if len(self._json_modes) > 1 and self._json_modes[0] == e.mode:  # another thread may have moved on
+                    self._json_modes.pop(0)  # this server doesn't take that form: the next one, for good
 
     def _complete(self, messages, tools, tool_choice, max_tokens, on_token, schema) -> Completion:
         client = self._get_client()
@@ -157,7 +158,8 @@ class OpenAIChatModel:
             kwargs["tools"] = tools
             if tool_choice is not None:
                 kwargs["tool_choice"] = tool_choice
-        fmt = self._response_format(schema) if schema is not None else None
+        mode = self.json_mode
+        fmt = self._response_format(schema, mode) if schema is not None else None
         if fmt is not None:
             kwargs["response_format"] = fmt
         t0 = time.perf_counter()
@@ -196,7 +198,7 @@ class OpenAIChatModel:
                                 slot["arguments"] += tc.function.arguments
         except openai.APIStatusError as e:
             if fmt is not None and e.status_code in (400, 404, 415, 422, 500, 501) and len(self._json_modes) > 1:
-                raise _FormatRejected from None
+                raise _FormatRejected(mode) from None
             raise self._error(e) from None
         except openai.APIError as e:
             raise self._error(e) from None
@@ -250,6 +252,10 @@ class OpenAIChatModel:
 
 class _FormatRejected(Exception):
     """The server refused the request's form of constrained output (llama-cpp-python answers json_schema with 500)."""
+
+    def __init__(self, mode: str):
+        super().__init__(mode)
+        self.mode = mode
 
 
 def _short(text: str, n: int = 160) -> str:
