@@ -37,7 +37,28 @@ from tutor.answering.suggestions import Suggestions
 from tutor.app import TutorApp
 from tutor.settings import Settings
 
-SETS = {"heldout": ds.EVALS_DIR / "heldout_v2.jsonl", "dev": ds.DATASET}
+SETS = {"heldout": ds.EVALS_DIR / "heldout_v2.jsonl", "dev": ds.DATASET,
+        "calcdev": ds.EVALS_DIR / "calc_dev.jsonl", "refusaldev": ds.EVALS_DIR / "refusal_dev.jsonl"}
+
+
+def load_set(name: str) -> tuple[list[ds.EvalItem], dict[str, str]]:
+    """The items of a set and each item's note ("near …" marks a near-domain out-of-corpus question). The two
+    calibration sets (calc_dev, refusal_dev: dev sets, tuned on) are read into the eval set's shape."""
+    path = SETS[name]
+    raw = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if name in ("heldout", "dev"):
+        return ds.load(path), {r["id"]: r.get("note", "") for r in raw}
+    items, notes = [], {}
+    for n, r in enumerate(raw, 1):
+        iid = f"{name}{n:02d}"
+        if name == "calcdev":
+            items.append(ds.EvalItem(iid, "calc", r["question"], (), r.get("note", ""), (int(r["layer"]),), (),
+                                     float(r["expected"]), float(r["tolerance"]), r["expression"]))
+        else:
+            kind = "fact" if r["in_corpus"] else "out_of_corpus"
+            items.append(ds.EvalItem(iid, kind, r["question"], (), "", (), ()))
+        notes[iid] = r.get("kind", "")
+    return items, notes
 
 
 def _sentences(text: str) -> list[str]:
@@ -102,6 +123,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="at most N items per set (a stratified sample)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "answers")
     ap.add_argument("--pipelines", default="classic,grounded")
+    ap.add_argument("--show", action="store_true", help="print every answer (and the dropped sentences) as it comes")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     kinds = args.kinds.split(",") if args.kinds else None
@@ -116,9 +138,8 @@ def main() -> None:
         embedder = app.embedder
         rows, answers = [], []
         for set_name in args.sets.split(","):
-            items = [i for i in ds.load(SETS[set_name]) if not kinds or i.kind in kinds]
-            notes = {json.loads(line)["id"]: json.loads(line).get("note", "")
-                     for line in SETS[set_name].read_text(encoding="utf-8").splitlines() if line.strip()}
+            items, notes = load_set(set_name)
+            items = [i for i in items if not kinds or i.kind in kinds]
             if args.limit:
                 items = ds.stratified(items, args.limit)
             for n, item in enumerate(items, 1):
@@ -143,8 +164,12 @@ def main() -> None:
                     rows.append(row)
                     answers.append({"set": set_name, "pipeline": pipeline, "id": item.id, "kind": item.kind,
                                     "question": item.question, "reference": item.reference, "answer": reply.answer,
-                                    "refused": reply.refused, "dropped": reply.dropped,
+                                    "refused": reply.refused, "dropped": reply.dropped, "usage": reply.usage,
                                     "citations": [c.to_json() for c in reply.citations]})
+                if args.show:
+                    for a in answers[-len(pipelines):]:
+                        print(f"--- {a['pipeline']} {item.id} Q: {item.question}\n{a['answer']}\n"
+                              f"dropped: {a['dropped']}\nusage: {a.get('usage')}", flush=True)
                 print(f"{set_name} {n}/{len(items)} {item.id} " + " | ".join(
                     f"{r['pipeline']}: {r['total_s']:.1f}s{' refused' if r['refused'] else ''}"
                     + (f" calc={'ok' if r.get('calc_right') else 'no'}" if 'calc_right' in r else "")

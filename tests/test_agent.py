@@ -282,3 +282,25 @@ def test_answers_beyond_the_concurrency_limit_wait_their_turn(app):
     for t in threads:
         t.join(10)
     assert all(e[-1][0] == "reply" for e in events)
+
+
+def test_the_suggestion_never_restates_a_question_asked_or_repeats_an_earlier_one():
+    s = Suggestions.load(ROOT / "corpus")
+    first = s.pick([5])
+    assert first
+    # the learner asked (nearly) that question: not suggested back
+    assert s.pick([5], asked=[first.replace("?", "").upper() + " please?"]) != first
+    # suggested earlier in the conversation (sent back in the history): not again
+    assert s.pick([5], exclude=[first]) != first
+
+
+def test_an_earlier_suggestion_comes_back_in_the_history_and_is_not_suggested_again(app):
+    model = ScriptedModel("A rack of 72 GPUs [1].", "GB200 NVL72 power draw", "It draws about 120 kW [1].")
+    t = make_tutor(app, model)
+    r1 = t.ask("What is a GB200 NVL72?")
+    entry = r1.history_entry()
+    assert entry["suggestion"] == r1.suggestion and r1.suggestion
+    r2 = t.ask("And how much power does it draw?", [{"role": "user", "content": "What is a GB200 NVL72?"}, entry])
+    assert r2.suggestion != r1.suggestion
+    with pytest.raises(InvalidInput, match="suggestion"):
+        t.ask("What is HBM?", [{"role": "user", "content": "hi"}, {**entry, "suggestion": 5}])

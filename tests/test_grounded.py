@@ -90,12 +90,17 @@ def test_nothing_supported_falls_back_to_the_sentences_themselves(app, chunks_by
 
 
 def test_a_calculation_is_picked_by_id_and_computed_in_code(app, chunks_by_id):
-    t, model = tutor_with(app, expression("{given in the question} * {8}"))
-    reply = t.ask("A GB200 NVL72 rack holds 72 GPUs. How many GPUs are in 8 such racks?")
-    assert reply.body.startswith("About 576: ") and "= 576" in reply.body, reply.body
+    t, model = tutor_with(app, expression("{30,000} / {3,000}"))
+    reply = t.ask("How many times more does a 2nm wafer cost than a 28nm wafer?")
+    assert reply.body.startswith("About 10: ") and "= 10." in reply.body, reply.body
     calc = [c for c in reply.tool_calls if c.name == "calculator"]
-    assert calc and calc[0].result == "576"
+    assert calc and calc[0].result == "10"
     assert model.requests[0]["schema"]["properties"]["expression"]["pattern"] == qty.EXPRESSION_PATTERN
+    # the learner's own figures with a comparison the wording names: computed in code, no model call
+    t, model = tutor_with(app)
+    reply = t.ask("A GB200 NVL72 rack holds 72 GPUs. How many GPUs are in 8 such racks?")
+    assert reply.body.startswith("About 576: 72 GPUs × 8 = 576."), reply.body
+    assert not model.requests
 
 
 def test_a_calculation_from_the_documents_cites_every_operand(app, chunks_by_id):
@@ -108,12 +113,28 @@ def test_a_calculation_from_the_documents_cites_every_operand(app, chunks_by_id)
 
 @pytest.mark.parametrize("bad", ['{"expression": "Q99 * Q1"}', '{"expression": "Q1 / (Q2 - Q2)"}',
                                  '{"expression": "72 * 8"}', '{"expression": "__import__(\'os\')"}', "garbage"])
-def test_unusable_expressions_are_retried_then_answered_as_text(app, bad):
-    t, model = tutor_with(app, bad, bad, choose("NVL72"), "The GB200 NVL72 joins 72 GPUs.")
-    reply = t.ask("A GB200 NVL72 rack holds 72 GPUs. How many GPUs are in 8 such racks?")
-    assert reply.usage["calc_fallbacks"] == 1 and reply.usage["bad_decisions"] == 2
+def test_unusable_expressions_are_retried_then_no_unchecked_number_is_given(app, bad):
+    t, model = tutor_with(app, bad, bad)
+    reply = t.ask("How many times more does a 2nm wafer cost than a 28nm wafer?")
+    assert reply.usage["calc_unsure"] == 1 and reply.usage["bad_decisions"] == 2
     assert not any(c.name == "calculator" for c in reply.tool_calls)
-    assert "Traceback" not in reply.body
+    assert reply.body.startswith("I can't be sure which of the documents' figures") and "Traceback" not in reply.body
+    assert "$30,000" in reply.body and reply.citations  # the figures it needs, cited, without a result
+
+
+def test_a_calculation_code_cannot_confirm_gives_the_figures_not_a_number(app):
+    # "~$30,000 - ~$3,000" is no calculation the question's wording ("how many times") points to
+    t, _ = tutor_with(app, expression("{30,000} - {3,000}"))
+    reply = t.ask("How many times more does a 2nm wafer cost than a 28nm wafer?")
+    assert reply.usage["calc_unsure"] == 1 and "27,000" not in reply.body and not reply.refused
+
+
+def test_a_calculation_of_figures_the_learner_gave_needs_no_model(app):
+    t, model = tutor_with(app)  # any LLM call fails the test
+    reply = t.ask("In a GB200 NVL72, the scale-up fabric delivers 7.2 TB/s per tray and the scale-out link 0.4 TB/s. "
+                  "How many times greater is the scale-up bandwidth?")
+    assert reply.body.startswith("About 18: 7.2 TB/s ÷ 0.4 TB/s = 18."), reply.body
+    assert not model.requests and reply.usage["calc_from_question"] == 1
 
 
 def test_an_injection_asking_to_skip_the_checks_changes_nothing(app):
@@ -150,3 +171,56 @@ def test_a_sentence_gate_shows_only_complete_checked_sentences():
         gate.feed(tok)
     gate.close(complete=False)
     assert shown == ["Good one.", " Another good."] and gate.dropped[0][0] == "A bad one."
+
+
+# -- what the question is about, checked in code -----------------------------------------------------------------
+def test_a_question_about_a_name_the_documents_never_mention_is_refused_without_the_model(app):
+    t, model = tutor_with(app)  # no scripted reply: any LLM call would fail the test
+    reply = t.ask("What score does Llama 3 70B get on the GSM8K math benchmark?")
+    assert reply.refused and "don't mention GSM8K" in reply.body and "[L" in reply.body, reply.body
+    assert not model.requests and not reply.citations
+
+
+def test_a_chosen_sentence_that_lacks_the_figure_asked_for_is_a_refusal(app):
+    # The model picks an H100 spec row, but nothing shown counts CUDA cores: the tutor says so instead of guessing.
+    t, model = tutor_with(app, choose("H100"))
+    reply = t.ask("How many CUDA cores does a single NVIDIA H100 GPU have?")
+    assert reply.refused and "the number of CUDA cores" in reply.body, reply.body
+    assert len(model.requests) == 1 and reply.usage["subject_checks_failed"] == 1
+
+
+def test_question_names_and_what_a_question_asks_for():
+    assert grounded.question_names("How much does an NVIDIA GeForce RTX 4090 cost? Taking the middle, what?") == [
+        "NVIDIA", "GeForce", "RTX"]  # a sentence's first word is not a name
+    assert grounded.question_names("Why does KV-cache memory grow with vLLM's batch size?") == ["KV-cache", "vLLM"]
+    assert grounded.mentioned("KV-cache", "the kv cache grows") and grounded.mentioned("H100s", "the h100 has")
+    assert grounded.mentioned("ElevenLabs", "eleven labs hit $200m") and not grounded.mentioned("GSM8K", "gsm 8")
+    assert grounded.missing_figure("When was Caffe created?", ["Caffe is a framework."]) == "a date"
+    assert grounded.missing_figure("When was Caffe created?", ["Caffe came out in 2013."]) == ""
+    assert grounded.missing_figure("How much does a B200 cost?", ["The B200 draws 1,000W."]) == "a price or amount of money"
+    assert grounded.missing_figure("How many GPUs does an NVL72 rack hold?", ["The NVL72 holds 72 GPUs."]) == ""
+    assert grounded.missing_figure("How many times more is A than B?", ["A is big."]) == ""  # a calculation
+
+
+def test_quantities_leave_out_versions_and_verbs_and_show_the_relevant_ones_once():
+    found = qty.extract([("NVLink 5.0 delivers 1,800 GB/s per GPU; PCIe 5.0 x16 gives ~63 GB/s.", 1),
+                         ("| NVLink 5.0 | 1,800 GB/s | Blackwell |", 1), ("A PUE of 1.2 means 20% overhead.", 2)],
+                        "How many times faster is NVLink 5.0 than PCIe?")
+    texts = [q.text for q in found]
+    assert "5.0" not in " ".join(texts) and "1.2" in texts and "~63 GB/s" in texts, texts
+    shown = qty.relevant(found, "How many times faster is NVLink 5.0 than PCIe?")
+    assert [q.id for q in shown] == [f"Q{i}" for i in range(1, len(shown) + 1)]
+    assert sum(q.value == 1800 for q in shown) == 1  # a table and a sentence giving the same figure: shown once
+    assert shown[0].text in ("1,800 GB/s", "~63 GB/s")  # the figures the question is about come first
+    with pytest.raises(qty.QuantityError, match="same figure"):
+        qty.evaluate("Q1 / Q1", shown)
+
+
+def test_a_percentage_says_so_and_a_scale_the_question_asks_for_is_given(app):
+    t, _ = tutor_with(app, expression("({30,000} - {3,000}) / {3,000} * 100"))
+    reply = t.ask("By what percentage does a 2nm wafer cost more than a 28nm wafer?")
+    assert reply.body.startswith("About 900%: "), reply.body
+    t, _ = tutor_with(app, '{"expression": "Q1 / Q2"}')  # the question's own figures come first: $60B, 2M
+    reply = t.ask("NVIDIA had $60B of orders for 2M GPUs. What is the average price per GPU, in thousands of dollars?")
+    assert reply.body.startswith("About 30,000 (30 thousand): $60B ÷ 2M GPUs = 30,000."), reply.body
+    assert "from your question" in reply.body

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from tutor import validate
+from tutor.answering import grounded
 from tutor.answering.agent import AgentConfig, Tutor
 from tutor.answering.suggestions import Suggestions
 from tutor.answering.tools import Toolbox
@@ -36,6 +37,7 @@ from tutor.types import Chunk, IngestReport, SearchHit
 class _Corpus:
     search: Callable[..., list[SearchHit]]
     layer_overview: Callable[[], list[dict]]
+    mentions: Callable[[str], bool]
 
 
 class TutorApp:
@@ -51,6 +53,7 @@ class TutorApp:
         self._lock = threading.RLock()  # the LLM (and its server) are made and started once, whoever asks first
         self._passages: list[Chunk] | None = None
         self._passages_lock = threading.Lock()  # not the LLM's: reading passages never waits for a model start
+        self._corpus_text: str | None = None
 
     @property
     def store(self) -> VectorStore:
@@ -80,7 +83,14 @@ class TutorApp:
     @cached_property
     def corpus(self) -> _Corpus:
         """What the tools search: the retriever (arguments already checked by the tool) and the layer overview."""
-        return _Corpus(self.retriever.search, self.layer_overview)
+        return _Corpus(self.retriever.search, self.layer_overview, self.mentions)
+
+    def mentions(self, name: str) -> bool:
+        """Whether any indexed passage mentions `name` (a product, company or person the learner asked about)."""
+        with self._passages_lock:
+            if self._corpus_text is None:
+                self._corpus_text = " ".join(c.text for c in self.store.chunks()).lower()
+        return grounded.mentioned(name, self._corpus_text)
 
     def search(self, question: str, k: int | None = None, layer: int | None = None, mode: str = "hybrid") -> list[SearchHit]:
         """Validated hybrid search (the entry point for front ends that search directly)."""

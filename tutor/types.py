@@ -178,7 +178,10 @@ class Reply:
 
     def history_entry(self) -> dict:
         """This reply as the assistant turn a front end sends back with the next question."""
-        return {"role": "assistant", "content": self.body, "mode": self.mode}
+        entry = {"role": "assistant", "content": self.body, "mode": self.mode}
+        if self.suggestion:  # so the next replies don't suggest it again
+            entry["suggestion"] = self.suggestion
+        return entry
 
     def to_json(self) -> dict:
         return {

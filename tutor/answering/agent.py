@@ -52,6 +52,8 @@ MAX_HISTORY_CHARS = 1500  # per earlier message sent to the LLM
 MAX_HISTORY_MESSAGES = 200
 MAX_TOOL_RESULT_CHARS = 4000
 _ECHO = re.compile(r"\s*\((?:cite|citing) passage numbers?[^)]*\)\.?", re.I)
+_IN_SCALE = re.compile(r"\bin (thousands|millions|billions|trillions)\b", re.I)
+_SCALES = {"thousands": 1e3, "millions": 1e6, "billions": 1e9, "trillions": 1e12}
 _ENGLISH = frozenset("the a an is are was what why how which who does do did of to in on for and or with it this that".split())
 
 
@@ -157,8 +159,13 @@ class Tutor:
         reply.tool_calls.append(ToolCall("search_corpus", {"query": query}, _passages_summary(passages)))
         emit("tool", reply.tool_calls[-1])
 
+        unknown = [n for n in grounded.question_names(asked if turn is None else question)
+                   if not self.toolbox.mentions(n)] if self.config.pipeline == "grounded" else []
         if best < self.config.refusal_threshold:
             self._refuse(reply, passages)
+            reply.passages = passages[:3]
+        elif unknown:  # the learner asks about something the documents never mention: nothing to answer from
+            self._refuse(reply, passages, unknown)
             reply.passages = passages[:3]
         else:
             shown = [p for p in passages if p.similarity is None or p.similarity >= self.config.refusal_threshold]
@@ -178,7 +185,10 @@ class Tutor:
             emit("invitation", reply.invitation)
         elif reply.suggestion is None and self.suggestions is not None:
             layers = [c.layer for c in reply.citations] or [p.layer for p in passages[:1]]
-            reply.suggestion = self.suggestions.pick(layers, exclude=[question, asked, *[m["content"] for m in history]])
+            asked_before = [m["content"] for m in history if m["role"] == "user"]
+            reply.suggestion = self.suggestions.pick(
+                layers, exclude=[*[m["content"] for m in history], *[m["suggestion"] for m in history if m.get("suggestion")]],
+                asked=[question, asked, *asked_before])
         if reply.suggestion:
             emit("suggestion", reply.suggestion)
         timings["total_s"] = round(time.perf_counter() - t0, 3)
@@ -195,10 +205,11 @@ class Tutor:
         text = re.sub(r"^(query|search query)\s*:\s*", "", text, flags=re.I).strip().strip('"').strip()
         return text[:300] if len(text) >= 3 else question
 
-    def _refuse(self, reply: Reply, passages: list[Passage]) -> None:
+    def _refuse(self, reply: Reply, passages: list[Passage], unknown: list[str] | None = None) -> None:
         nearest = _nearest_layers(passages[:3])
         reply.refused = True
-        reply.body = ("The documents I teach from don't cover that, so I won't guess."
+        what = f"don't mention {_join(unknown[:3])}" if unknown else "don't cover that"
+        reply.body = (f"The documents I teach from {what}, so I won't guess."
                         + (f" The closest topics they do cover are {nearest}." if nearest else ""))
 
     def _hint(self, reply: Reply, question: str, shown: list[Passage], emit: OnEvent) -> bool:
@@ -242,6 +253,15 @@ class Tutor:
         if not chosen:
             self._not_covered(reply, shown)
             return
+        # Checked in code, whatever the model chose: the sentences must give the kind of figure the question asks
+        # for, and come from passages that name what it asks about.
+        missing = grounded.missing_figure(question, [f"{f.text} {f.context}" for f in chosen])
+        about = " ".join(f.passage.text for f in chosen).lower()
+        absent = [n for n in grounded.question_names(question) if not grounded.mentioned(n, about)]
+        if missing or absent:
+            usage["subject_checks_failed"] += 1
+            self._not_covered(reply, shown, missing or f"anything about {_join(absent[:3])}")
+            return
         emit("status", "Writing the answer…")
         self._explain(reply, question, chosen, emit, usage, timings)
 
@@ -266,29 +286,50 @@ class Tutor:
     def _calculation(self, reply: Reply, question: str, facts: list[grounded.Evidence], usage: Counter,
                      timings: dict) -> bool:
         """Code lists the quantities, the model picks the expression over their ids, code evaluates and writes it
-        up with the source of every operand. False when no usable expression came back (then answered as text)."""
+        up with the source of every operand. A result is shown only when code agrees: the learner gave both figures
+        and the wording names the comparison (no model needed), or the model's expression computes what one of
+        the calculations the wording points to computes. When they disagree the learner gets the relevant figures,
+        cited, and no number nobody checked. False (answered as text) when the wording names no calculation and no
+        usable expression came back."""
         index = {f.passage.chunk_id: n for n, f in enumerate(facts, 1)}
-        quantities = qty.extract([(f.text, index[f.passage.chunk_id]) for f in facts], question)
-        if not any(q.source is not None for q in quantities):
-            return False
+        quantities = qty.relevant(qty.extract([(f.text, index[f.passage.chunk_id]) for f in facts], question), question)
         by_source = {f.text: f for f in facts}
+        candidates = qty.candidates(question, quantities)
+        given = qty.given_calculation(question, quantities)
+        if given is not None:
+            usage["calc_from_question"] += 1
+            result = given, qty.evaluate(given, quantities)
+        else:
+            if not any(q.source is not None for q in quantities):
+                return False
 
-        def parse(text: str):
-            expression = grounded.parse_expression(text)
-            return expression, qty.evaluate(expression, quantities)
+            def parse(text: str):
+                expression = qty.without_stray_percent(grounded.parse_expression(text), question)
+                return expression, qty.evaluate(expression, quantities)
 
-        result = self._decide(prompts.CALCULATE.format(quantities="\n".join(q.line() for q in quantities), question=question),
-                              grounded.expression_schema(), parse, usage, timings)
-        if result is None:
-            usage["calc_fallbacks"] += 1
-            return False
+            result = self._decide(prompts.CALCULATE.format(quantities="\n".join(q.line() for q in quantities),
+                                                           question=question),
+                                  grounded.expression_schema(), parse, usage, timings)
+            if result is None and not candidates:
+                usage["calc_fallbacks"] += 1
+                return False
+            if result is None or not any(qty.same_value(result[0], c, quantities) for c in candidates):
+                usage["calc_unsure"] += 1
+                self._figures_only(reply, quantities, by_source)
+                return True
         expression, (value, shown, used) = result
-        answer = calc.format_number(_round_sig(value))
+        answer = _readable_number(value)
+        if re.search(r"\*\s*100\s*\)?\s*$|^\s*\(?\s*100\s*\*", expression):
+            answer += "%"  # "× 100" makes a share or a change a percentage
+        else:
+            m = _IN_SCALE.search(question)  # "…, in millions of dollars?": say it in those units as well
+            if m and abs(value) >= _SCALES[m.group(1).lower()]:
+                answer += f" ({_readable_number(value / _SCALES[m.group(1).lower()])} {m.group(1).lower()[:-1]})"
         citations: list[Citation] = []
         parts = []
         for q in dict.fromkeys(used):
             if q.source is None:
-                parts.append(f"{q.text} (your question)")
+                parts.append(f"{q.text} (from your question)")
                 continue
             f = by_source.get(q.sentence)
             if f is None:
@@ -297,26 +338,47 @@ class Tutor:
             ctx = q.context if len(q.context.split()) <= 7 and not qty.figures(q.context) else ""
             parts.append(f"{ctx}: {q.text} {bracketed(f.passage)}" if ctx else f"{q.text} {bracketed(f.passage)}")
         reply.tool_calls.append(ToolCall("calculator", {"expression": shown, "quantities": expression}, answer))
-        body = f"About {answer}: {shown} = {answer}."
+        body = f"About {answer}: {shown} = {answer.split(' (')[0]}."
         if parts:
-            body += " From the documents: " + "; ".join(parts) + "."
+            body += " The figures: " + "; ".join(parts) + "."
         reply.body, reply.citations = body, citations
         timings["calculation"] = 1
         return True
+
+    def _figures_only(self, reply: Reply, quantities: list[qty.Quantity], by_source: dict) -> None:
+        """A calculation code could not confirm: the documents' figures closest to the question, cited, no result."""
+        parts, citations = [], []
+        for q in [q for q in quantities if q.source is not None][:3]:
+            f = by_source.get(q.sentence)
+            if f is None:
+                continue
+            _cite_once(citations, f)
+            ctx = q.context if len(q.context.split()) <= 7 and not qty.figures(q.context) else ""
+            parts.append(f"{ctx}: {q.text} {bracketed(f.passage)}" if ctx else f"{q.text} {bracketed(f.passage)}")
+        reply.body = ("I can't be sure which of the documents' figures this calculation needs, so I won't give a "
+                      "number I haven't checked." + (f" The figures closest to your question: {'; '.join(parts)}." if parts else ""))
+        reply.citations = citations
 
     def _explain(self, reply: Reply, question: str, chosen: list[grounded.Evidence], emit: OnEvent, usage: Counter,
                  timings: dict) -> None:
         """The explanation in free text from the chosen sentences only; each sentence is checked before it is shown."""
         facts = "\n".join(f"[{n}] {grounded.readable(f)}" for n, f in enumerate(chosen, 1))
-        sources = [grounded.readable(f) for f in chosen] + [f.text for f in chosen] + [question]
         citations: list[Citation] = []
 
         def check(sentence: str):
+            # Each sentence must be supported by one chosen sentence (the one it is cited to), not by a mix of
+            # them: "Maia 100 has 192GB" from a Maia sentence and a B200 row is caught.
             text = grounded.tidy(re.sub(r"\s*\[[^\]\n]{1,12}\]", "", sentence))
-            ok, why = grounded.supported(text, sources)
-            if not ok or len(text) < 8:
-                return None, why or "too short"
-            f = grounded.best_fact(text, chosen)
+            if len(text) < 8:
+                return None, "too short"
+            why = ""
+            for f in sorted(chosen, key=lambda f: f is not grounded.best_fact(text, chosen)):
+                own = [grounded.readable(f), f.text, f.context]
+                ok, why = grounded.supported(text, [*own, question], names_from=own)
+                if ok:
+                    break
+            else:
+                return None, why
             _cite_once(citations, f)
             end = text[-1] if text[-1] in ".!?" else "."
             return f"{text.rstrip('.!?')} {bracketed(f.passage)}{end}", ""
@@ -340,11 +402,12 @@ class Tutor:
         reply.body = " ".join(f"{grounded.readable(f).rstrip('.')} {bracketed(f.passage)}." for f in chosen[:2])
         reply.citations = [f.citation() for f in chosen[:2]]
 
-    def _not_covered(self, reply: Reply, shown: list[Passage]) -> None:
+    def _not_covered(self, reply: Reply, shown: list[Passage], missing: str = "") -> None:
         reply.refused = True
         reply.citations = []
         reply.body = (f"{prompts.DONT_COVER} The closest passages I found are about "
-                      f"{_nearest_layers(shown[:2])}, but they don't answer this question.")
+                      f"{_nearest_layers(shown[:2])}, but they don't "
+                      + (f"give {missing}." if missing else "answer this question."))
 
     def _converse(self, reply: Reply, question: str, history: list[dict], shown: list[Passage], emit: OnEvent,
                   usage: Counter, timings: dict, turn: SocraticTurn | None = None) -> None:
@@ -480,7 +543,12 @@ def validate_history(history: object, max_chars: int) -> list[dict]:
         if mode is not None and mode not in MODES:
             raise InvalidInput(f"history[{i}].mode must be one of {', '.join(MODES)}, not {str(mode)[:20]!r}.",
                                "Send back the `mode` of the reply, or leave it out.")
-        out.append({"role": m["role"], "content": m["content"], **({"mode": mode} if mode is not None else {})})
+        suggestion = m.get("suggestion")
+        if suggestion is not None and (not isinstance(suggestion, str) or len(suggestion) > max_chars):
+            raise InvalidInput(f"history[{i}].suggestion must be the reply's suggested question (a string).",
+                               "Send back the `suggestion` of the reply, or leave it out.")
+        out.append({"role": m["role"], "content": m["content"], **({"mode": mode} if mode is not None else {}),
+                    **({"suggestion": suggestion} if suggestion else {})})
     return out
 
 
@@ -500,6 +568,10 @@ def _looks_english(text: str) -> bool:
         return False
     words = re.findall(r"[a-z']+", text.lower())
     return len(words) < 4 or any(w in _ENGLISH for w in words)
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _clip(text: str, n: int) -> str:
@@ -561,6 +633,14 @@ def _cite_once(citations: list[Citation], f: grounded.Evidence) -> None:
     c = f.citation()
     if c not in citations:
         citations.append(c)
+
+
+def _readable_number(value: float) -> str:
+    """A result as a person reads it: 4 significant digits, thousands separated (30,000; 13.33; 0.6875)."""
+    v = _round_sig(value)
+    if math.isfinite(v) and abs(v) >= 1000 and v == int(v):
+        return f"{int(v):,}"
+    return calc.format_number(v)
 
 
 def _round_sig(value: float, digits: int = 4) -> float:

@@ -104,6 +104,68 @@ def evidence(passages: list[Passage], query: str, budget_tokens: int = EVIDENCE_
     return out
 
 
+# -- what the question is about: checked in code before and after the model's choice ------------------------
+# Names a learner types: product ids and acronyms (GSM8K, RTX, H100s, KV-cache), and capitalised words that
+# don't start a sentence (Lynas, Huang). Words every question about the stack uses are not names.
+_NAME = re.compile(r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Z]{2,}[\w-]*|[a-z]+\d[\w.-]*|[a-z]+[A-Z][\w-]*|[A-Z][a-z]{2,})"
+                   r"(?![\w-])")
+_COMMON_NAMES = frozenset({"AI", "I", "GPU", "GPUs", "CPU", "CPUs", "US", "USA", "CEO", "API", "APIs", "LLM", "LLMs",
+                           "OK", "FAQ", "TL", "DR"})
+
+
+def question_names(question: str) -> list[str]:
+    """The names in a learner's question (not a sentence's first word), possessives and plurals as written."""
+    out: list[str] = []
+    for part in re.split(r"(?<=[.?!:;])\s+|\n+", question.strip()):
+        words = part.split(None, 1)
+        for m in _NAME.finditer(words[1] if len(words) > 1 else ""):
+            name = re.sub(r"['’]s$", "", m.group(0).rstrip(".-"))
+            if name and name not in _COMMON_NAMES and name.lower() not in STOP_WORDS and name not in out:
+                out.append(name)
+    return out
+
+
+def mentioned(name: str, text: str) -> bool:
+    """Whether lower-cased `text` mentions `name` (as written, without a plural s, without spaces — "ElevenLabs" for
+    "Eleven Labs" — or, for a hyphenated word, each of its parts)."""
+    n = name.lower()
+    if n in text or (n.endswith("s") and n[:-1] in text):
+        return True
+    if n in text.replace(" ", ""):
+        return True
+    parts = [x for x in n.split("-") if x]
+    return len(parts) > 1 and all(x in text for x in parts)
+
+
+# The kind of figure a question asks for, and what in the chosen sentences can answer it.
+_ASKS_MONEY = re.compile(r"\b(how much|what)\b.*\b(cost|costs|price[sd]?|pay|paid|charge[sd]?|spen[dt]|worth|sell|sold)\b|"
+                         r"\b(price|cost) of\b", re.I)
+_ASKS_YEAR = re.compile(r"(?:^|[.?!]\s+)when\s+(?:did|was|were|will|is|are|does|do|has|have)\b|"
+                        r"\b(?:what|which) (?:year|date|month)\b|\bsince when\b", re.I)
+_ASKS_COUNT = re.compile(r"\bhow many\s+((?:[\w-]+\s+){0,3}?[\w-]+?)\s+(?:do|does|did|are|is|was|were|has|have|had|can|could|"
+                         r"will|would|should|in|on|of|per|for|go|went|there)\b", re.I)
+_MONEY = re.compile(r"[$€£]\s?\d|\d\s?(?:dollars|usd|euros)\b", re.I)
+_YEAR_OR_DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I)
+
+
+def missing_figure(question: str, texts: list[str]) -> str:
+    """What the question asks for that `texts` (the chosen sentences) can't give, in words ("" when nothing is
+    missing): a price for a "how much does it cost" question, a year for a "when", the counted thing and a
+    number for a "how many X"."""
+    joined = " ".join(texts)
+    if _ASKS_YEAR.search(question) and not _YEAR_OR_DATE.search(joined):
+        return "a date"
+    if _ASKS_MONEY.search(question) and not _MONEY.search(joined):
+        return "a price or amount of money"
+    m = _ASKS_COUNT.search(question)
+    if m and not re.search(r"\btimes\b", m.group(1), re.I):
+        head = [w for w in tokenize(m.group(1))]
+        have = set(tokenize(joined))
+        if head and (not _NUMBER.search(joined) or not all(w in have for w in head)):
+            return f"the number of {m.group(1).strip()}"
+    return ""
+
+
 # -- the decisions (constrained output) ---------------------------------------------------------------------
 def choice_schema(ids: list[str]) -> dict:
     return {"type": "object", "properties": {
@@ -166,17 +228,19 @@ def numbers_grounded(sentence: str, sources: list[str]) -> bool:
     return _numbers(sentence) <= have
 
 
-def supported(sentence: str, sources: list[str]) -> tuple[bool, str]:
+def supported(sentence: str, sources: list[str], names_from: list[str] | None = None) -> tuple[bool, str]:
     """Whether `sentence` says only what `sources` (the chosen sentences, the question, a calculation) say:
-    its numbers and names all appear there, and most of its content words do. (False, why) otherwise."""
+    its numbers and names all appear there (names in `names_from` when given: a name the learner typed is no
+    support for pairing it with a document's figure), and most of its content words do. (False, why) otherwise."""
     text = re.sub(r"\[[^\]]*\]", "", sentence)
     if not numbers_grounded(text, sources):
         missing = sorted(_numbers(text) - set().union(*(_numbers(s) for s in sources)))
         return False, f"the number(s) {', '.join(missing)} are not in the documents shown"
     joined = " ".join(sources)
+    named = " ".join(names_from if names_from is not None else sources).lower()
     names = {e for e in _ENTITY.findall(text) if e not in {"I", "AI"}}
     names |= {w for w in _CAPITALISED.findall(" " + text) if w.lower() not in STOP_WORDS}
-    absent = sorted(e for e in names if e.lower() not in joined.lower())
+    absent = sorted(e for e in names if not mentioned(e, named))
     if absent:
         return False, f"{', '.join(absent)} is not in the documents shown"
     words = set(tokenize(text))

@@ -10,10 +10,12 @@ a clear `QuantityError`, never a traceback.
 
 from __future__ import annotations
 
+import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tutor.answering import calculator as calc
+from tutor.knowledge.bm25 import tokenize
 
 _SCALE = {"trillion": 1e12, "t": 1e12, "billion": 1e9, "bn": 1e9, "b": 1e9, "million": 1e6, "m": 1e6,
           "mn": 1e6, "thousand": 1e3, "k": 1e3}
@@ -27,10 +29,13 @@ _FIGURE = re.compile(
     r"(?:\s?(?P<unit>(?:[A-Za-z°µ][\w/°µ.-]*)(?:/[A-Za-z]+)?))?"
 )
 _YEAR = re.compile(r"^(19|20)\d\d$")
+_VERSION = re.compile(r"\d{1,2}\.\d")
+_NAME_BEFORE = re.compile(r"(?:\b[A-Z][\w-]*[A-Za-z]|\bv|version|gen(?:eration)?)\s?$")
 _ID = re.compile(r"Q(\d{1,3})")
 EXPRESSION_PATTERN = r"^[Q0-9 ()+*/.-]{1,120}$"  # what the model may write: ids, operators, parentheses, 100
 _ALLOWED_CONSTANTS = {"100", "1", "2"}  # percentages, "1 - x", halves: the only numbers the model may type
-MAX_QUANTITIES = 24
+MAX_QUANTITIES = 40  # found in the evidence
+MAX_SHOWN = 10  # shown to the model
 
 
 class QuantityError(ValueError):
@@ -48,8 +53,8 @@ class Quantity:
     source: int | None  # 1-based index of the passage it came from; None: the learner's question
 
     def line(self) -> str:
-        """How the model sees it: `Q3 = ~45,000 tons/year (MP Materials REO production)`."""
-        where = "from the question" if self.source is None else f"passage {self.source}"
+        """How the model sees it: `Q3 = ~45,000 tons/year (MP Materials REO production; from the documents)`."""
+        where = "from the question" if self.source is None else "from the documents"
         return f"{self.id} = {self.text} ({self.context}; {where})"
 
 
@@ -68,8 +73,14 @@ def _row_label(sentence: str, start: int) -> str:
         cells = [c.strip() for c in s.strip("|").split("|")]
         if cells and cells[0]:
             return cells[0][:80]
-    before = re.sub(r"\s+", " ", sentence[:start]).strip(" :,-–(")
-    words = before.split()[-8:]
+    before = re.sub(r"\s+", " ", sentence[:start])
+    # the clause the figure is in ("… costs (2026): 28nm ~$3,000; 2nm ~$30,000+" -> "2nm"), with the sentence's
+    # lead-in when the clause alone is a word or two ("wafer costs (2026): 2nm")
+    clause = re.split(r"[;,:(]|\s[–-]\s", before)[-1].strip(" :,-–(")
+    lead = before.split(":")[0].strip() if ":" in before else ""
+    if clause and len(clause.split()) < 3 and lead and lead != clause:
+        clause = " ".join(lead.split()[-5:]) + ": " + clause
+    words = (clause or before.strip(" :,-–(")).split()[-8:]
     return " ".join(words)[:80] or sentence.strip()[:60]
 
 
@@ -82,25 +93,47 @@ def figures(text: str) -> list[tuple[re.Match, float]]:
             continue
         if m.start() >= 5 and text[m.start() - 1] in "-–/" and _YEAR.match(text[m.start() - 5 : m.start() - 1]):
             continue  # the second half of "2024-25"
+        if m.start() >= 2 and text[m.start() - 1] == "-" and text[m.start() - 2].isalpha() and not m["cur"]:
+            continue  # part of a name: "LLaMA-2", "GPT-3"
+        if (m["unit"] or "").lower() == "nm":
+            continue  # a process node's name ("2nm", "28nm"), not a length anyone computes with
+        if ((_VERSION.fullmatch(m["num"]) or (len(m["num"]) <= 2 and not _unit_word(m)))
+                and not (m["cur"] or m["scale"] or m["pct"] or m["plus"]) and _NAME_BEFORE.search(text[: m.start()])):
+            continue  # part of a name, not a quantity: "NVLink 5.0", "PCIe 5.0", "Gemini 3", "LLaMA 3"
         out.append((m, _value(m)))
     return out
 
 
+# Words that follow a figure but are not its unit ("a PUE of 1.2 means", "Gemini 3 has", "72 and").
+_NOT_UNIT = frozenset("""and or to of in on at for the a an is was are were be been per from by than as with that
+which while when means mean has have had delivers deliver gives give offers offer costs cost makes make uses use
+needs need runs run requires require includes include reaches reach grew grows rose fell drops dropped doubled
+vs versus more less higher lower over under up down into across about around each every only just such these
+those""".split())
+
+
+def _unit_word(m: re.Match) -> str:
+    unit = (m["unit"] or "").rstrip(".,;:)")
+    return "" if unit.lower() in _NOT_UNIT else unit
+
+
 def written(m: re.Match) -> str:
-    """The figure as the text writes it: up to the % when there is one, without trailing punctuation."""
-    text = m.group(0)[: m.end("pct") - m.start()] if m["pct"] else m.group(0)
-    text = re.sub(r"\s+(and|or|to|of|in|on|at|for|the|a|an|is|was|per|from|by)$", "", text.strip())
-    return text.rstrip(".,;:)").replace("\\$", "$")
+    """The figure as the text writes it: up to the % when there is one, its unit only when it is one, without
+    trailing punctuation."""
+    if m["pct"]:
+        text = m.group(0)[: m.end("pct") - m.start()]
+    elif m["unit"] and not _unit_word(m):
+        text = m.group(0)[: m.start("unit") - m.start()]
+    else:
+        text = m.group(0)
+    return text.strip().rstrip(".,;:)").replace("\\$", "$")
 
 
 def _unit(m: re.Match) -> str:
     if m["pct"]:
         return "%"
     cur = (m["cur"] or "").replace("\\", "")
-    unit = (m["unit"] or "").rstrip(".,;:)")
-    if unit.lower() in {"and", "or", "to", "of", "in", "on", "at", "for", "the", "a", "an", "is", "was", "per"}:
-        unit = ""
-    return " ".join(x for x in (cur, unit) if x)
+    return " ".join(x for x in (cur, _unit_word(m)) if x)
 
 
 def extract(sentences: list[tuple[str, int]], question: str = "", limit: int = MAX_QUANTITIES) -> list[Quantity]:
@@ -125,6 +158,24 @@ def extract(sentences: list[tuple[str, int]], question: str = "", limit: int = M
     return out
 
 
+def relevant(quantities: list[Quantity], question: str, limit: int = MAX_SHOWN) -> list[Quantity]:
+    """What the model is shown: the question's own figures, then the documents' figures whose label and sentence
+    share most words with the question, each value once (a figure a table and a sentence both give is one
+    quantity), renumbered Q1, Q2, … A small model picks better from ten than from forty."""
+    want = set(tokenize(question))
+    given = [q for q in quantities if q.source is None]
+    seen = {q.value for q in given}
+    scored = []
+    for n, q in enumerate(quantities):
+        if q.source is None or q.value in seen:
+            continue
+        seen.add(q.value)
+        score = 2 * len(want & set(tokenize(q.context))) + len(want & set(tokenize(q.sentence)))
+        scored.append((-score, n, q))
+    picked = given + [q for _, _, q in sorted(scored, key=lambda x: x[:2])[: max(0, limit - len(given))]]
+    return [replace(q, id=f"Q{i}") for i, q in enumerate(picked, 1)]
+
+
 def check_expression(expression: object, quantities: list[Quantity]) -> list[Quantity]:
     """The quantities an expression uses, in order; QuantityError when it is unusable."""
     if not isinstance(expression, str) or not expression.strip():
@@ -141,6 +192,8 @@ def check_expression(expression: object, quantities: list[Quantity]) -> list[Qua
         used.append(by_id[qid])
     if not used:
         raise QuantityError("the expression uses no quantity")
+    if len(used) >= 2 and len({q.value for q in used}) == 1:
+        raise QuantityError(f"{used[0].id} and {used[1].id} are the same figure; the answer combines different ones")
     stray = [c for c in re.findall(r"(?<![Q\d.])\d+(?:\.\d+)?", expression) if c not in _ALLOWED_CONSTANTS]
     if stray:
         raise QuantityError(f"the expression types the number(s) {', '.join(stray)}; use quantity ids instead")
@@ -160,3 +213,90 @@ def evaluate(expression: str, quantities: list[Quantity]) -> tuple[float, str, l
         raise QuantityError(str(e)) from None
     shown = _ID.sub(lambda m: by_id[f"Q{m.group(1)}"].text, expression.replace("*", " × ").replace("/", " ÷ "))
     return float(value), " ".join(shown.split()), used
+
+
+# -- what code can tell about the calculation a question asks for --------------------------------------------
+SHAPES = {
+    "ratio": re.compile(r"how many times|times (?:more|less|as|bigger|greater|larger|smaller|faster|slower|cheaper|higher|"
+                        r"lower)|by what factor|\bratio\b|-fold|how much (?:bigger|larger|faster)", re.I),
+    "change": re.compile(r"percent(?:age)?\s+(?:increase|growth|rise|more|higher|larger|bigger|decline|drop|fall|less|lower|"
+                         r"cheaper|smaller|change)|by what percent|(?:grow|increase|rise|exceed|fall|drop|decline)\w*\b.*"
+                         r"\bpercent|percent.*\b(?:grow|increase|rise|exceed)", re.I),
+    "share": re.compile(r"what (?:percent|percentage|share|fraction|proportion)|out of every 100|in percent|percent of|share of", re.I),
+    "rate": re.compile(r"\bper\b|\beach\b|average|for every", re.I),
+    "difference": re.compile(r"how much (?:more|less)|how many (?:more|fewer)|difference|\bgap\b", re.I),
+    "product": re.compile(r"\b\d[\d,.]*\s+(?:such|of (?:these|them|those))\b|how much would|would (?:it|they|that|this) cost|"
+                          r"\bat (?:a|the) (?:price|rate) of\b", re.I),
+}
+_ASKS_PERCENT = re.compile(r"percent|%|per cent|\bshare\b|proportion|fraction|out of every 100", re.I)
+_NOT_ONE_STEP = re.compile(r"doubl|halv|compound|exponent|every \d|each year for|probabilit|chance", re.I)
+
+
+def asks_percent(question: str) -> bool:
+    return bool(_ASKS_PERCENT.search(question))
+
+
+def without_stray_percent(expression: str, question: str) -> str:
+    """Small models append "* 100" to a ratio out of habit; a question that asks for no percentage gets none."""
+    if asks_percent(question):
+        return expression
+    return re.sub(r"\s*\*\s*100\s*$", "", re.sub(r"^\s*100\s*\*\s*", "", expression)).strip() or expression
+
+
+def _family(q: Quantity) -> str:
+    u = q.unit.lower()
+    if "%" in u:
+        return "%"
+    if any(c in u for c in "$€£"):
+        return "$"
+    return re.sub(r"s$", "", u.split()[-1]) if u else ""
+
+
+def candidates(question: str, quantities: list[Quantity], top: int = 6) -> list[str]:
+    """The one-step calculations the question's wording points to (a ratio, a percentage change, a share, a rate, a
+    difference) over the most relevant quantities, most likely first: same kind of unit for a comparison, the
+    larger over the smaller for "how many times", the later figure against the earlier for a change."""
+    shapes = [k for k, pat in SHAPES.items() if pat.search(question)]
+    if "change" in shapes and "share" in shapes:
+        shapes.remove("share")
+    pool = quantities[:top]
+    out: list[str] = []
+    for shape in shapes:
+        for a, b in itertools.permutations(pool, 2):
+            if a.value == b.value or (shape in ("ratio", "change", "share", "difference") and _family(a) != _family(b)):
+                continue
+            if shape == "ratio" and a.value > b.value:
+                out.append(f"{a.id} / {b.id}")
+            elif shape == "change":
+                text = a.sentence if a.sentence == b.sentence else ""
+                if not text or text.find(a.text) > text.find(b.text):
+                    out.append(f"({a.id} - {b.id}) / {b.id} * 100")
+            elif shape == "share" and a.value < b.value:
+                out.append(f"{a.id} / {b.id} * 100")
+            elif shape == "rate":
+                out.append(f"{a.id} / {b.id}")
+            elif shape == "difference" and a.value > b.value:
+                out.append(f"{a.id} - {b.id}")
+            elif shape == "product" and pool.index(a) < pool.index(b):
+                out.append(f"{a.id} * {b.id}")
+    return list(dict.fromkeys(out))
+
+
+def given_calculation(question: str, quantities: list[Quantity]) -> str | None:
+    """When the learner gives both figures and the wording names a one-step comparison ("7.2 TB/s … 0.4 TB/s. How
+    many times greater …?"), the calculation code is sure of, without asking a model; else None."""
+    given = [q for q in quantities if q.source is None]
+    if len(given) != 2 or _NOT_ONE_STEP.search(question):
+        return None
+    for c in candidates(question, given, top=2):
+        if not c.endswith("* 100") or asks_percent(question):
+            return c
+    return None
+
+
+def same_value(expression: str, other: str, quantities: list[Quantity]) -> bool:
+    try:
+        a, b = evaluate(expression, quantities)[0], evaluate(other, quantities)[0]
+    except QuantityError:
+        return False
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a))

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tutor.errors import ConfigError
+from tutor.knowledge.bm25 import tokenize
+
+SAME_QUESTION_SHARE = 0.6  # of a suggestion's content words found in one question the learner asked: the same question
 
 
 @dataclass(frozen=True)
@@ -41,15 +44,22 @@ class Suggestions:
             raise ConfigError(f"{path} is malformed ({e}).", "Restore it from git.") from None
         return cls(items)
 
-    def pick(self, layers: list[int], exclude: list[str] = ()) -> str | None:
-        """A question about the most-cited layer (then the next layers up the stack) not yet asked or suggested."""
-        seen = " ".join(_norm(x) for x in exclude)
+    def pick(self, layers: list[int], exclude: list[str] = (), asked: list[str] = ()) -> str | None:
+        """A question about the most-cited layer (then the next layers up the stack, then down) that was not
+        suggested or said before (`exclude`: earlier messages and suggestions) and does not restate one the learner
+        asked (`asked`: most of its words in one of them)."""
+        seen = " ".join(_norm(x) for x in [*exclude, *asked])
+        asked_words = [set(tokenize(a)) for a in asked if a]
         order = [layer for layer, _ in Counter(layers).most_common()]
         if order:
             top = order[0]
             order += [n for n in range(top + 1, 15)] + [n for n in range(top - 1, 0, -1)]
         for layer in dict.fromkeys(order):
             for s in self.items:
-                if s.layer == layer and _norm(s.question) not in seen:
-                    return s.question
+                if s.layer != layer or _norm(s.question) in seen:
+                    continue
+                words = set(tokenize(s.question))
+                if words and any(len(words & a) / len(words) >= SAME_QUESTION_SHARE for a in asked_words):
+                    continue
+                return s.question
         return None

@@ -43,6 +43,8 @@ class Searcher(Protocol):
 
     def layer_overview(self) -> list[dict]: ...
 
+    # Optional: `mentions(name) -> bool`, whether the documents mention a name at all (without it, they do).
+
 
 class Toolbox:
     """The tools, bound to one searcher (`TutorApp.corpus`: its retriever and layer overview)."""
@@ -85,6 +87,11 @@ class Toolbox:
         """The 14 layers of the AI stack, bottom (1, raw materials) to top (14, applications), with a summary
         of each and how many passages the documents have about it."""
         return self._searcher.layer_overview()
+
+    def mentions(self, name: str) -> bool:
+        """Whether the documents mention `name` anywhere (True when the searcher can't tell)."""
+        fn = getattr(self._searcher, "mentions", None)
+        return True if fn is None else bool(fn(name))
 
     # -- for the agent ----------------------------------------------------------------------------------
     def for_model(self) -> dict[str, Callable]:
