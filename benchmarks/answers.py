@@ -5,7 +5,9 @@
 
 For each question both pipelines answer in turn (interleaved, so machine noise hits both alike), on the
 embedded LLM. Mechanical metrics per set and pipeline:
-- calculation accuracy (a number in the answer within the item's tolerance of the expected value);
+- calculation accuracy (a number in the answer within the item's tolerance of the expected value; a grounded
+  reply that gives only the figures, no result, counts as wrong), and for the grounded pipeline the share of
+  calculations it gave a result for and how many of those were right;
 - out-of-corpus refusal, near and far separately, and in-corpus answered;
 - supported-sentence rate: every sentence of the shown answer checked by `grounded.supported` against all
   passages the tutor was shown and the question (a stricter source than the grounded pipeline's own check,
@@ -34,6 +36,7 @@ from tutor.answering import grounded
 from tutor.answering.agent import AgentConfig, Tutor
 from tutor.answering.citations import sentences as spans
 from tutor.answering.suggestions import Suggestions
+from tutor.knowledge.bm25 import STOP_WORDS, tokenize
 from tutor.app import TutorApp
 from tutor.settings import Settings
 
@@ -66,16 +69,34 @@ def _sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in spans(text) if len(text[s:e].strip()) > 3]
 
 
+def _supported_metric(sentence: str, sources: list[str]) -> bool:
+    """The supported-sentence check the first measurements used (grounded.supported as of c412d6c), frozen so that
+    runs before and after a change of the tutor's own check are scored alike. Stricter than the tutor's check
+    now: a capitalised first word ("However", "According") not in the passages counts as an unsupported name."""
+    text = re.sub(r"\[[^\]]*\]", "", sentence)
+    if not grounded.numbers_grounded(text, sources):
+        return False
+    joined = " ".join(sources)
+    names = {e for e in grounded._ENTITY.findall(text) if e not in {"I", "AI"}}
+    names |= {w for w in grounded._CAPITALISED.findall(" " + text) if w.lower() not in STOP_WORDS}
+    if any(e.lower() not in joined.lower() for e in names):
+        return False
+    words = set(tokenize(text))
+    return not words or len(words & set(tokenize(joined))) / len(words) >= grounded.MIN_SUPPORTED_SHARE
+
+
 def score(item, reply, embedder) -> dict:
     body = reply.body
     shown = [p.text for p in reply.passages] + [item.question] + [t.result for t in reply.tool_calls
                                                                    if t.name == "calculator"]
     sents = [] if reply.refused else _sentences(body)
-    checks = [grounded.supported(s, shown)[0] for s in sents]
+    checks = [_supported_metric(s, shown) for s in sents]
     nums_ok = [grounded.numbers_grounded(re.sub(r"\[[^\]]*\]", "", s), shown) for s in sents]
     row = {"refused": reply.refused, "sentences": len(sents), "supported": sum(checks), "numbers_ok": sum(nums_ok)}
     if item.kind == "calc" and item.expected is not None:
-        row["calc_right"] = (not reply.refused) and any(abs(x - item.expected) <= (item.tolerance or 0.01 * abs(item.expected))
+        # a reply that gives the figures but no result ("I can't be sure which figures …") computed nothing
+        row["calc_result"] = not reply.refused and not reply.usage.get("calc_unsure")
+        row["calc_right"] = row["calc_result"] and any(abs(x - item.expected) <= (item.tolerance or 0.01 * abs(item.expected))
                                                         for x in numbers_in(body))
     cited = {c.layer for c in reply.citations}
     if item.in_corpus and cited:
@@ -100,6 +121,8 @@ def summarize(rows: list[dict]) -> dict:
     return {
         "n": len(rows),
         "calc_accuracy": share("calc_right"),
+        "calc_with_result": share("calc_result"),
+        "calc_right_when_given": share("calc_right", lambda r: r.get("calc_result")),
         "refusal_near": round(sum(r["refused"] for r in near) / len(near), 3) if near else None,
         "refusal_far": round(sum(r["refused"] for r in far) / len(far), 3) if far else None,
         "in_corpus_answered": round(sum(not r["refused"] for r in inc) / len(inc), 3) if inc else None,

@@ -254,10 +254,11 @@ class Tutor:
             self._not_covered(reply, shown)
             return
         # Checked in code, whatever the model chose: the sentences must give the kind of figure the question asks
-        # for, and come from passages that name what it asks about.
+        # for, and come from passages that name the products it asks about (a person or company may be the
+        # author of a whole document, named in none of its passages: Jia's talk).
         missing = grounded.missing_figure(question, [f"{f.text} {f.context}" for f in chosen])
         about = " ".join(f.passage.text for f in chosen).lower()
-        absent = [n for n in grounded.question_names(question) if not grounded.mentioned(n, about)]
+        absent = [n for n in grounded.question_names(question) if grounded.is_identifier(n) and not grounded.mentioned(n, about)]
         if missing or absent:
             usage["subject_checks_failed"] += 1
             self._not_covered(reply, shown, missing or f"anything about {_join(absent[:3])}")

@@ -125,6 +125,11 @@ def question_names(question: str) -> list[str]:
     return out
 
 
+def is_identifier(name: str) -> bool:
+    """A product or model name (H100, GPT-4, MI300X, RTX, vLLM) rather than a plain capitalised word."""
+    return bool(re.search(r"\d|[A-Z].*[A-Z]", name))
+
+
 def mentioned(name: str, text: str) -> bool:
     """Whether lower-cased `text` mentions `name` (as written, without a plural s, without spaces — "ElevenLabs" for
     "Eleven Labs" — or, for a hyphenated word, each of its parts)."""
@@ -136,6 +141,11 @@ def mentioned(name: str, text: str) -> bool:
     parts = [x for x in n.split("-") if x]
     return len(parts) > 1 and all(x in text for x in parts)
 
+
+# Words that start an explanation's sentence without naming anything.
+_STARTERS = frozenset("""however according because therefore also this these those that then first second finally
+instead overall together so but yes no in for by with without while when where which what why how both each every
+many most some such thus hence moreover additionally meanwhile today currently essentially basically""".split())
 
 # The kind of figure a question asks for, and what in the chosen sentences can answer it.
 _ASKS_MONEY = re.compile(r"\b(how much|what)\b.*\b(cost|costs|price[sd]?|pay|paid|charge[sd]?|spen[dt]|worth|sell|sold)\b|"
@@ -159,9 +169,9 @@ def missing_figure(question: str, texts: list[str]) -> str:
         return "a price or amount of money"
     m = _ASKS_COUNT.search(question)
     if m and not re.search(r"\btimes\b", m.group(1), re.I):
-        head = [w for w in tokenize(m.group(1))]
+        head = tokenize(m.group(1))[-1:]  # the counted thing's noun: "materials" of "different materials"
         have = set(tokenize(joined))
-        if head and (not _NUMBER.search(joined) or not all(w in have for w in head)):
+        if head and (not _NUMBER.search(joined) or head[0] not in have):
             return f"the number of {m.group(1).strip()}"
     return ""
 
@@ -238,8 +248,11 @@ def supported(sentence: str, sources: list[str], names_from: list[str] | None = 
         return False, f"the number(s) {', '.join(missing)} are not in the documents shown"
     joined = " ".join(sources)
     named = " ".join(names_from if names_from is not None else sources).lower()
-    names = {e for e in _ENTITY.findall(text) if e not in {"I", "AI"}}
-    names |= {w for w in _CAPITALISED.findall(" " + text) if w.lower() not in STOP_WORDS}
+    names = {e for e in _ENTITY.findall(text) if e not in _COMMON_NAMES}
+    names |= {w for w in _CAPITALISED.findall(text) if w.lower() not in STOP_WORDS}
+    first = re.match(r"\s*([A-Z][a-z]{2,})\b", text)  # a sentence's first word is a name only if nothing shown has it
+    if first and first.group(1).lower() not in _STARTERS and first.group(1).lower() not in joined.lower():
+        names.add(first.group(1))
     absent = sorted(e for e in names if not mentioned(e, named))
     if absent:
         return False, f"{', '.join(absent)} is not in the documents shown"
