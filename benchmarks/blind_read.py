@@ -58,8 +58,10 @@ def score(out: Path) -> dict:
     for g in graded:
         k = key[g["answer_id"]]
         in_corpus = k["kind"] != "out_of_corpus"
-        for group in (k["pipeline"], f"{k['pipeline']}/{'in_corpus' if in_corpus else 'out_of_corpus'}",
-                      f"{k['pipeline']}/{k['kind']}"):
+        groups = [k["pipeline"], f"{k['pipeline']}/{'in_corpus' if in_corpus else 'out_of_corpus'}"]
+        if in_corpus:
+            groups.append(f"{k['pipeline']}/{k['kind']}")
+        for group in groups:
             by.setdefault(group, Counter())[g["grade"]] += 1
     summary = {}
     for group, c in sorted(by.items()):

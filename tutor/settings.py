@@ -92,10 +92,11 @@ class Settings(BaseSettings):
     # -- the agent --
     context_passages: int = Field(default=4, ge=1, le=20, description="Passages the first search hands the LLM.")
     answer_pipeline: Literal["classic", "grounded"] = Field(
-        default="classic",
-        description="classic: one cited answer from whole passages (today's default). grounded (in progress, see "
-        "docs/benchmarks.md): the model picks the sentences or the calculation that answer, constrained to a JSON "
-        "schema, and every sentence it writes is checked against them before it is shown.")
+        default="grounded",
+        description="grounded (the default): code checks what the question is about, the model picks the sentences or "
+        "the calculation that answer (constrained to a JSON schema), code confirms a calculation before it shows a "
+        "result, and every sentence the model writes is checked against its sentence before it is shown. classic: "
+        "one free cited answer from whole passages, with tool calls (the pipeline before; see docs/benchmarks.md).")
     max_steps: int = Field(default=3, ge=1, le=20, description="LLM calls per answer, tool rounds included.")
     history_turns: int = Field(default=6, ge=0, le=100, description="Earlier messages the LLM sees.")
     refusal_threshold: float = Field(

@@ -66,7 +66,7 @@ class AgentConfig:
     max_question_chars: int = 4000
     max_tokens: int = 256
     concurrency: int = 1  # answers generated at once (a local llama.cpp server serves one request at a time)
-    pipeline: str = "classic"  # "classic": one free cited answer; "grounded": constrained decisions + checked sentences
+    pipeline: str = "grounded"  # constrained decisions + checked sentences; "classic": one free cited answer
 
 
 class Tutor:

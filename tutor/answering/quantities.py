@@ -252,11 +252,32 @@ def _family(q: Quantity) -> str:
     return re.sub(r"s$", "", u.split()[-1]) if u else ""
 
 
+_PER = re.compile(r"\b(?:per|each|every|for every)\s+(?:single\s+)?([A-Za-z][\w-]*)", re.I)
+_SAME_UNIT = {"watt": {"w", "kw", "mw", "gw"}, "employe": {"person", "peopl", "employe", "staff"},
+              "person": {"person", "peopl", "employe"}}
+
+
+def _per_words(question: str) -> set[str]:
+    """What a rate is per, as stems: "per watt" -> {"watt", "w", "kw", …}, "per H100" -> {"h100"}."""
+    out: set[str] = set()
+    for m in _PER.finditer(question):
+        for w in tokenize(m.group(1)):
+            out |= {w} | _SAME_UNIT.get(w, set())
+    return out
+
+
+def _counts(q: Quantity, per: set[str]) -> bool:
+    """Whether `q` counts what the rate is per (its unit or label names it): the divisor of "$ per H100"."""
+    return bool(per & set(tokenize(f"{q.unit} {q.text} {q.context if q.source is not None else ''}")))
+
+
 def candidates(question: str, quantities: list[Quantity], top: int = 6) -> list[str]:
     """The one-step calculations the question's wording points to (a ratio, a percentage change, a share, a rate, a
-    difference) over the most relevant quantities, most likely first: same kind of unit for a comparison, the
-    larger over the smaller for "how many times", the later figure against the earlier for a change."""
+    difference, a product) over the most relevant quantities, most likely first: same kind of unit for a
+    comparison, the larger over the smaller for "how many times", the later figure against the earlier for a
+    change, and for a rate ("per watt", "per H100") a divisor that counts what it is per."""
     shapes = [k for k, pat in SHAPES.items() if pat.search(question)]
+    per = _per_words(question)
     if "change" in shapes and "share" in shapes:
         shapes.remove("share")
     pool = quantities[:top]
@@ -273,7 +294,7 @@ def candidates(question: str, quantities: list[Quantity], top: int = 6) -> list[
                     out.append(f"({a.id} - {b.id}) / {b.id} * 100")
             elif shape == "share" and a.value < b.value:
                 out.append(f"{a.id} / {b.id} * 100")
-            elif shape == "rate":
+            elif shape == "rate" and _counts(b, per):
                 out.append(f"{a.id} / {b.id}")
             elif shape == "difference" and a.value > b.value:
                 out.append(f"{a.id} - {b.id}")
