@@ -224,3 +224,15 @@ def test_a_percentage_says_so_and_a_scale_the_question_asks_for_is_given(app):
     reply = t.ask("NVIDIA had $60B of orders for 2M GPUs. What is the average price per GPU, in thousands of dollars?")
     assert reply.body.startswith("About 30,000 (30 thousand): $60B ÷ 2M GPUs = 30,000."), reply.body
     assert "from your question" in reply.body
+
+
+def test_code_computes_the_learners_figures_only_for_a_comparison_it_is_sure_of():
+    def given(q):
+        return qty.given_calculation(q, qty.extract([], q))
+    assert given("The fabric gives 7.2 TB/s and the link 0.4 TB/s. How many times greater is the fabric?") == "Q1 / Q2"
+    assert given("A rack holds 72 GPUs. How many GPUs are in 8 such racks?") == "Q1 * Q2"
+    assert given("A rack of 72 GPUs draws 120 kW. How much power per GPU?") == "Q2 / Q1"  # the divisor counts GPUs
+    # priced, not multiplied together; a doubling is not one step; no comparison named: the model decides
+    assert given("What would it cost to send 2 million input tokens and get 1 million output tokens back?") is None
+    assert given("Size doubled every 20 months, then every 6 months. How many times bigger after 5 years?") is None
+    assert given("It has 8 GPUs and 10 GB. What is it?") is None

@@ -13,9 +13,10 @@ One answer, step by step:
 4. Citations are attached in code (`citations.py`), the calculation is shown with the sources of its
    operands, and a suggested next question the corpus answers is appended.
 
-Steps 3-4 are the "classic" pipeline (the default). With `pipeline="grounded"` (TUTOR_ANSWER_PIPELINE) they
-are replaced by `grounded.py`'s: constrained decisions over numbered sentences or quantities, a
-calculation computed in code, and an explanation whose every sentence is checked before it is shown.
+Steps 3-4 are the "classic" pipeline (TUTOR_ANSWER_PIPELINE=classic; the Socratic reveal uses it too). The
+default, "grounded", replaces them with `grounded.py`'s: code checks what the question is about, the model
+makes constrained decisions over numbered sentences or quantities, a calculation is shown only when code
+confirms it, and every sentence of the explanation is checked before it is shown.
 Socratic hints (`socratic.py`) are built in code either way.
 """
 

@@ -228,6 +228,7 @@ SHAPES = {
     "product": re.compile(r"\b\d[\d,.]*\s+(?:such|of (?:these|them|those))\b|how much would|would (?:it|they|that|this) cost|"
                           r"\bat (?:a|the) (?:price|rate) of\b", re.I),
 }
+_SUCH = re.compile(r"\b\d[\d,.]*\s+(?:such|of (?:these|them|those))\b", re.I)  # "8 such racks": a count of the other
 _ASKS_PERCENT = re.compile(r"percent|%|per cent|\bshare\b|proportion|fraction|out of every 100", re.I)
 _NOT_ONE_STEP = re.compile(r"doubl|halv|compound|exponent|every \d|each year for|probabilit|chance", re.I)
 
@@ -310,8 +311,11 @@ def given_calculation(question: str, quantities: list[Quantity]) -> str | None:
     if len(given) != 2 or _NOT_ONE_STEP.search(question):
         return None
     for c in candidates(question, given, top=2):
-        if not c.endswith("* 100") or asks_percent(question):
-            return c
+        if c.endswith("* 100") and not asks_percent(question):
+            continue
+        if "*" in c and not _SUCH.search(question):
+            continue  # "2 million input tokens and 1 million output tokens" are priced, not multiplied together
+        return c
     return None
 
 
