@@ -85,7 +85,10 @@ def fake_llm(fake_openai):
 @pytest.fixture(scope="module")
 def echo_ui(session_index, tmp_path_factory, netguard_log, fake_llm):
     data = copy_index(session_index, tmp_path_factory.mktemp("ui-echo"))
-    server = start_ui(data, netguard_log, {"OPENAI_BASE_URL": fake_llm.url, "TUTOR_LLM_TIMEOUT": "20"}, data / "ui.log")
+    # the classic pipeline shows what the LLM writes, so the echo tells sessions apart; the grounded default would
+    # (rightly) drop an echo as unsupported (its UI path is the real-model test below and test_llm_integration.py)
+    server = start_ui(data, netguard_log, {"OPENAI_BASE_URL": fake_llm.url, "TUTOR_LLM_TIMEOUT": "20",
+                                           "TUTOR_ANSWER_PIPELINE": "classic"}, data / "ui.log")
     yield server
     assert server.stop() == 0, server.log.read_text()[-2000:]
 

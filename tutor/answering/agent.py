@@ -328,17 +328,7 @@ class Tutor:
             if m and abs(value) >= _SCALES[m.group(1).lower()]:
                 answer += f" ({_readable_number(value / _SCALES[m.group(1).lower()])} {m.group(1).lower()[:-1]})"
         citations: list[Citation] = []
-        parts = []
-        for q in dict.fromkeys(used):
-            if q.source is None:
-                parts.append(f"{q.text} (from your question)")
-                continue
-            f = by_source.get(q.sentence)
-            if f is None:
-                continue
-            _cite_once(citations, f)
-            ctx = q.context if len(q.context.split()) <= 7 and not qty.figures(q.context) else ""
-            parts.append(f"{ctx}: {q.text} {bracketed(f.passage)}" if ctx else f"{q.text} {bracketed(f.passage)}")
+        parts = _figure_sources(list(dict.fromkeys(used)), by_source, citations)
         reply.tool_calls.append(ToolCall("calculator", {"expression": shown, "quantities": expression}, answer))
         body = f"About {answer}: {shown} = {answer.split(' (')[0]}."
         if parts:
@@ -349,14 +339,8 @@ class Tutor:
 
     def _figures_only(self, reply: Reply, quantities: list[qty.Quantity], by_source: dict) -> None:
         """A calculation code could not confirm: the documents' figures closest to the question, cited, no result."""
-        parts, citations = [], []
-        for q in [q for q in quantities if q.source is not None][:3]:
-            f = by_source.get(q.sentence)
-            if f is None:
-                continue
-            _cite_once(citations, f)
-            ctx = q.context if len(q.context.split()) <= 7 and not qty.figures(q.context) else ""
-            parts.append(f"{ctx}: {q.text} {bracketed(f.passage)}" if ctx else f"{q.text} {bracketed(f.passage)}")
+        citations: list[Citation] = []
+        parts = _figure_sources([q for q in quantities if q.source is not None][:3], by_source, citations)
         reply.body = ("I can't be sure which of the documents' figures this calculation needs, so I won't give a "
                       "number I haven't checked." + (f" The figures closest to your question: {'; '.join(parts)}." if parts else ""))
         reply.citations = citations
@@ -628,6 +612,23 @@ def _with_provenance(answer: str, citations: list[Citation], calcs: list[ToolCal
                 have.add((p.chunk_id, quote))
                 citations.append(Citation(p.layer, p.layer_name, p.chunk_id, p.doc, quote))
     return answer + "\n\n" + "\n".join(lines), citations
+
+
+def _figure_sources(quantities: list[qty.Quantity], by_source: dict, citations: list[Citation]) -> list[str]:
+    """Each figure with where it came from ("Lynas REO production: 10,462 tons/year [L1 · …]", "8 (from your
+    question)"), citing the sentence of each document figure once in `citations`."""
+    parts = []
+    for q in quantities:
+        if q.source is None:
+            parts.append(f"{q.text} (from your question)")
+            continue
+        f = by_source.get(q.sentence)
+        if f is None:
+            continue
+        _cite_once(citations, f)
+        ctx = q.context if len(q.context.split()) <= 7 and not qty.figures(q.context) else ""
+        parts.append(f"{ctx}: {q.text} {bracketed(f.passage)}" if ctx else f"{q.text} {bracketed(f.passage)}")
+    return parts
 
 
 def _cite_once(citations: list[Citation], f: grounded.Evidence) -> None:
