@@ -87,9 +87,8 @@ class TutorApp:
 
     def mentions(self, name: str) -> bool:
         """Whether any indexed passage mentions `name` (a product, company or person the learner asked about)."""
-        with self._passages_lock:
-            if self._corpus_text is None:
-                self._corpus_text = " ".join(c.text for c in self.store.chunks()).lower()
+        if self._corpus_text is None:  # built once from the passages already read (two threads may both build it)
+            self._corpus_text = " ".join(c.text for c in self.passages()).lower()
         return grounded.mentioned(name, self._corpus_text)
 
     def search(self, question: str, k: int | None = None, layer: int | None = None, mode: str = "hybrid") -> list[SearchHit]:

@@ -53,8 +53,6 @@ MAX_HISTORY_CHARS = 1500  # per earlier message sent to the LLM
 MAX_HISTORY_MESSAGES = 200
 MAX_TOOL_RESULT_CHARS = 4000
 _ECHO = re.compile(r"\s*\((?:cite|citing) passage numbers?[^)]*\)\.?", re.I)
-_IN_SCALE = re.compile(r"\bin (thousands|millions|billions|trillions)\b", re.I)
-_SCALES = {"thousands": 1e3, "millions": 1e6, "billions": 1e9, "trillions": 1e12}
 _ENGLISH = frozenset("the a an is are was what why how which who does do did of to in on for and or with it this that".split())
 
 
@@ -324,9 +322,9 @@ class Tutor:
         if re.search(r"\*\s*100\s*\)?\s*$|^\s*\(?\s*100\s*\*", expression):
             answer += "%"  # "× 100" makes a share or a change a percentage
         else:
-            m = _IN_SCALE.search(question)  # "…, in millions of dollars?": say it in those units as well
-            if m and abs(value) >= _SCALES[m.group(1).lower()]:
-                answer += f" ({_readable_number(value / _SCALES[m.group(1).lower()])} {m.group(1).lower()[:-1]})"
+            scale = qty.asked_scale(question)  # "…, in millions of dollars?": say it in those units as well
+            if scale and abs(value) >= scale[1]:
+                answer += f" ({_readable_number(value / scale[1])} {scale[0]})"
         citations: list[Citation] = []
         parts = _figure_sources(list(dict.fromkeys(used)), by_source, citations)
         reply.tool_calls.append(ToolCall("calculator", {"expression": shown, "quantities": expression}, answer))
@@ -358,7 +356,8 @@ class Tutor:
             if len(text) < 8:
                 return None, "too short"
             why = ""
-            for f in sorted(chosen, key=lambda f: f is not grounded.best_fact(text, chosen)):
+            best = grounded.best_fact(text, chosen)
+            for f in [best, *(f for f in chosen if f is not best)]:
                 own = [grounded.readable(f), f.text, f.context]
                 ok, why = grounded.supported(text, [*own, question], names_from=own)
                 if ok:

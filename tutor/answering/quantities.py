@@ -233,6 +233,15 @@ _ASKS_PERCENT = re.compile(r"percent|%|per cent|\bshare\b|proportion|fraction|ou
 _NOT_ONE_STEP = re.compile(r"doubl|halv|compound|exponent|every \d|each year for|probabilit|chance", re.I)
 
 
+_IN_SCALE = re.compile(r"\bin (thousand|million|billion|trillion)s\b", re.I)
+
+
+def asked_scale(question: str) -> tuple[str, float] | None:
+    """The unit a question wants its answer in ("…, in millions of dollars?" -> ("million", 1e6)), if any."""
+    m = _IN_SCALE.search(question)
+    return (m.group(1).lower(), _SCALE[m.group(1).lower()]) if m else None
+
+
 def asks_percent(question: str) -> bool:
     return bool(_ASKS_PERCENT.search(question))
 
