@@ -219,11 +219,25 @@ def test_suggestions_are_answerable_by_their_quotes():
     ("How much does an NVIDIA GeForce RTX 4090 cost?", False),
     ("How many parameters does GPT-3 have?", False),
     ("How much power does a GB200 rack draw?", False),
+    ("Why does the attention formula divide by the square root of d_k?", False),  # a reason, not a number
+    ("Which AI clouds serve the demand for AI compute?", False),  # compute, the noun
+    ("Why run the token-generation phase on other hardware?", False),  # no "ratio" inside "generation"
+    ("What do frontier models train on in 2025-2026?", False),  # a range of years is no subtraction
 ])
 def test_which_questions_get_the_calculator(question, expected):
     from tutor.answering.agent import needs_calculation
 
     assert needs_calculation(question) is expected
+
+
+def test_a_calculation_named_is_strong_one_only_suggested_is_weak():
+    from tutor.answering.toolcalls import calculation_signal
+
+    assert calculation_signal("How many times more HBM does the B200 have than the H100?") == "strong"
+    assert calculation_signal("By what percentage did revenue grow?") == "strong"
+    assert calculation_signal("How much power is involved per chip and per rack?") == "weak"
+    assert calculation_signal("What would 30.8M GPU-hours cost at $2 an hour?") == "weak"
+    assert calculation_signal("What is CoWoS?") == ""
 
 
 def test_answer_cut_by_the_token_limit_ends_at_a_sentence(app):

@@ -89,6 +89,35 @@ def test_nothing_supported_falls_back_to_the_sentences_themselves(app, chunks_by
     assert all(c.quote in chunks_by_id[c.chunk_id].text for c in reply.citations)
 
 
+def test_what_the_model_left_out_of_the_chosen_sentences_completes_the_answer_verbatim(app, chunks_by_id):
+    t, _ = tutor_with(app, choose("CoWoS-S (Silicon Interposer)", "CoWoS-L (Local Silicon"),
+                      "CoWoS-S uses a single silicon interposer.")
+    tokens = []
+    reply = t.ask("Which interposers do CoWoS-S and CoWoS-L use?", on_event=lambda k, p: k == "token" and tokens.append(p))
+    assert reply.body.startswith("CoWoS-S uses a single silicon interposer [L"), reply.body
+    assert "larger organic interposer" in reply.body and reply.usage["sentences_completed"] == 1
+    assert "".join(tokens) == reply.body  # streamed as it is shown
+    assert len(reply.citations) == 2 and all(c.quote in chunks_by_id[c.chunk_id].text for c in reply.citations)
+
+
+def test_a_sentence_without_a_figure_may_name_its_passages_subject_one_with_a_figure_may_not(app):
+    # "Competitive with H100 … but CUDA ecosystem gap limits adoption." stands in the MI300X passage without naming it
+    t, _ = tutor_with(app, choose("CUDA ecosystem gap limits adoption"),
+                      "The MI300X is not widely adopted because of the CUDA ecosystem gap. The MI300X has 192GB HBM3.")
+    reply = t.ask("Why isn't AMD's MI300X more widely adopted?")
+    assert reply.body.startswith("The MI300X is not widely adopted because of the CUDA ecosystem gap [L3"), reply.body
+    assert "192GB" not in reply.body and reply.dropped == ["The MI300X has 192GB HBM3."]
+
+
+def test_a_question_that_only_suggests_a_calculation_is_answered_as_text_when_code_cant_confirm_one(app):
+    # "how much … per" is often a look-up: the model's unconfirmed expression gives way to the text answer
+    t, model = tutor_with(app, "garbage", "garbage", choose("120"), "A GB200 NVL72 rack draws ~120kW.")
+    reply = t.ask("How much power is involved per rack for a GB200 NVL72?")
+    assert not reply.body.startswith("I can't be sure") and not reply.refused, reply.body
+    assert "120" in reply.body and not any(c.name == "calculator" for c in reply.tool_calls)
+    assert reply.usage.get("calc_to_text", 0) + reply.usage.get("calc_fallbacks", 0) == 1
+
+
 def test_a_calculation_is_picked_by_id_and_computed_in_code(app, chunks_by_id):
     t, model = tutor_with(app, expression("{30,000} / {3,000}"))
     reply = t.ask("How many times more does a 2nm wafer cost than a 28nm wafer?")
@@ -152,6 +181,8 @@ def test_support_check_numbers_names_and_words():
     assert not grounded.supported("Fabs need huge water supplies and rare earth magnets everywhere.", src)[0]
     assert grounded.numbers_grounded("It is 1,200 units.", ["1200 units"])
     assert grounded.tidy("The passage states that HBM is stacked.") == "HBM is stacked."
+    assert grounded.tidy('The first sentence directly answers the question: "HBM is stacked.') == "HBM is stacked."
+    assert grounded.tidy("To explain this further: HBM is stacked.") == "HBM is stacked."
 
 
 def test_evidence_keeps_table_rows_with_their_header_within_the_budget():

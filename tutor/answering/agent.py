@@ -37,7 +37,7 @@ from tutor.answering import quantities as qty
 from tutor.answering.citations import CitationMapper, StreamRewriter, best_quote, bracketed, label
 from tutor.answering.socratic import SocraticTurn, socratic_turn
 from tutor.answering.suggestions import Suggestions
-from tutor.answering.toolcalls import HoldBack, inline_tool_calls, needs_calculation
+from tutor.answering.toolcalls import HoldBack, calculation_signal, inline_tool_calls, needs_calculation
 from tutor.answering.tools import Toolbox, ToolError, tool_schema
 from tutor.errors import InvalidInput
 from tutor.knowledge.facts import blank_facts
@@ -238,9 +238,10 @@ class Tutor:
         if not facts:
             self._not_covered(reply, shown)
             return
-        if needs_calculation(question):
+        signal = calculation_signal(question)
+        if signal:
             emit("status", "Working out the calculation…")
-            if self._calculation(reply, question, facts, usage, timings):
+            if self._calculation(reply, question, facts, usage, timings, strong=signal == "strong"):
                 return
         emit("status", "Finding what answers it…")
         ids = [f.id for f in facts]
@@ -284,13 +285,14 @@ class Tutor:
             timings["decide_s"] = round(timings.get("decide_s", 0.0) + time.perf_counter() - t, 3)
 
     def _calculation(self, reply: Reply, question: str, facts: list[grounded.Evidence], usage: Counter,
-                     timings: dict) -> bool:
+                     timings: dict, strong: bool = True) -> bool:
         """Code lists the quantities, the model picks the expression over their ids, code evaluates and writes it
         up with the source of every operand. A result is shown only when code agrees: the learner gave both figures
         and the wording names the comparison (no model needed), or the model's expression computes what one of
         the calculations the wording points to computes. When they disagree the learner gets the relevant figures,
         cited, and no number nobody checked. False (answered as text) when the wording names no calculation and no
-        usable expression came back."""
+        usable expression came back, or when it only suggests one (`strong` False: "how much power per rack") and
+        code can't confirm the model's: the question may well be a look-up."""
         index = {f.passage.chunk_id: n for n, f in enumerate(facts, 1)}
         quantities = qty.relevant(qty.extract([(f.text, index[f.passage.chunk_id]) for f in facts], question), question)
         by_source = {f.text: f for f in facts}
@@ -314,6 +316,9 @@ class Tutor:
                 usage["calc_fallbacks"] += 1
                 return False
             if result is None or not any(qty.same_value(result[0], c, quantities) for c in candidates):
+                if not strong:
+                    usage["calc_to_text"] += 1
+                    return False
                 usage["calc_unsure"] += 1
                 self._figures_only(reply, quantities, by_source)
                 return True
@@ -359,7 +364,10 @@ class Tutor:
             best = grounded.best_fact(text, chosen)
             for f in [best, *(f for f in chosen if f is not best)]:
                 own = [grounded.readable(f), f.text, f.context]
-                ok, why = grounded.supported(text, [*own, question], names_from=own)
+                # A sentence with no figure may name what its passage is about (the MI300X of a row on the
+                # MI300X); one with a figure takes its names from its own sentence only.
+                names = own if grounded.has_number(text) else [*own, f.passage.text]
+                ok, why = grounded.supported(text, [*own, question], names_from=names)
                 if ok:
                     break
             else:
@@ -380,7 +388,20 @@ class Tutor:
             timings["llm_first_token_s"] = round(out.first_token_seconds, 3)
         reply.dropped = [s for s, _ in gate.dropped]
         if gate.kept:
-            reply.body, reply.citations = " ".join(gate.kept), citations
+            # What the model left out of the chosen sentences that still bears on the question, verbatim and cited:
+            # a one-sentence answer to a two-part question is completed from the documents, not by the model.
+            added = []
+            for f in chosen:
+                if len(gate.kept) + len(added) >= 3:
+                    break
+                if any(c.quote == f.text for c in citations) or not grounded.adds_to(f, question, " ".join(gate.kept + added)):
+                    continue
+                added.append(f"{grounded.readable(f).rstrip('.')} {bracketed(f.passage)}.")
+                _cite_once(citations, f)
+            if added:
+                usage["sentences_completed"] += len(added)
+                emit("token", " " + " ".join(added))
+            reply.body, reply.citations = " ".join(gate.kept + added), citations
             return
         # Nothing the model wrote survived the check: the chosen sentences themselves are the answer.
         usage["extractive_answers"] += 1

@@ -83,6 +83,8 @@ def evidence(passages: list[Passage], query: str, budget_tokens: int = EVIDENCE_
     for rank, p in enumerate(passages):
         for k, (text, ctx) in enumerate(_sentences_of(p)):
             words = set(tokenize(text + " " + ctx))
+            if len(words) < 3:
+                continue  # a heading or an aside ("(More frequently than you think)"): nothing to answer with
             overlap = len(want & words)
             # passages come ranked: ties go to the better passage and to the earlier sentence
             scored.append((overlap - 0.15 * rank - 0.01 * k + 0.02 * min(len(words), 12), text, ctx, p))
@@ -232,6 +234,10 @@ def _numbers(text: str) -> set[str]:
     return out
 
 
+def has_number(text: str) -> bool:
+    return bool(_numbers(text))
+
+
 def numbers_grounded(sentence: str, sources: list[str]) -> bool:
     """Every number in `sentence` appears in one of `sources` (1,200 and 1200 are the same number)."""
     have = set().union(*(_numbers(s) for s in sources)) if sources else set()
@@ -271,9 +277,17 @@ _META = re.compile(r"^(according to (the )?(passage|sentence|document|text)s?( S
                    r"(passage|sentence|document|text)s?( S?\d+)?)[,:]?\s*", re.I)
 
 
+# A small model sometimes narrates the instructions: "The first sentence directly answers the question: …",
+# "To explain this further: …", "Answer: …".
+_NARRATION = re.compile(r"^(?:the (?:first|second|next|last) sentence[^:]{0,60}:|to explain (?:this|it|further)[^:]{0,30}:|"
+                        r"(?:short |direct )?answer:|explanation:)\s*[\"“]?", re.I)
+
+
 def tidy(sentence: str) -> str:
-    """A sentence without meta-talk ("The passage states that …") and with its first letter capitalised."""
-    s = _META.sub("", sentence.strip()).strip()
+    """A sentence without meta-talk ("The passage states that …", "The first sentence answers …:") and with its
+    first letter capitalised."""
+    s = _NARRATION.sub("", sentence.strip()).strip()
+    s = _META.sub("", s).strip().rstrip('"”').strip()
     s = re.sub(r"\s*\((?:S|passage |sentence )\d+\)", "", s)
     s = re.sub(r"\bS\d+\b", "", s).replace("  ", " ").strip()
     return s[:1].upper() + s[1:] if s else s
@@ -294,6 +308,15 @@ def readable(e: Evidence) -> str:
 
 def overlap(question: str, e: Evidence) -> int:
     return len(set(tokenize(question)) & set(tokenize(e.text + " " + e.context)))
+
+
+def adds_to(e: Evidence, question: str, answer: str) -> bool:
+    """Whether chosen sentence `e` bears on the question (two of its words) and says something `answer` doesn't
+    (under 60 % of its words already there)."""
+    words = set(tokenize(e.text + " " + e.context))
+    if not words or overlap(question, e) < 2:
+        return False
+    return len(words & set(tokenize(answer))) / len(words) < 0.6
 
 
 def best_fact(sentence: str, facts: list[Evidence]) -> Evidence:

@@ -10,18 +10,35 @@ from tutor.llm.client import ToolCallRequest
 
 _TOOL_BLOCK = re.compile(r"<tool_call>\s*(\{.*?\})\s*(?:</tool_call>|$)", re.S)
 _FENCED = re.compile(r"```(?:json)?\s*(\{.*?\})\s*(?:```|$)", re.S)
-# Questions that need arithmetic: an explicit operation, or a number together with a quantity question.
-_CALC_OP = re.compile(r"times (more|less|as)|ratio|percent|%|difference between|in total|total of|sum of|average|"
-                      r"multipl|divid|calculat|compute|how many .* in \d|[\d.]\s*[*×/x+-]\s*\d|by what factor|worth of|"
-                      r"how much .* per\b|what would .* cost", re.I)
+# Questions that need arithmetic. A strong signal names the operation (times more, ratio, percent, by what
+# factor, arithmetic typed in the question); a weak one only suggests it ("how much … per", "in total", two
+# numbers with a "how many"): for those, a calculation code can't confirm falls back to a text answer.
+_CALC_STRONG = re.compile(r"\btimes (more|less|as|greater|bigger|larger|smaller|faster|slower|higher|lower|cheaper)\b|"
+                          r"\bratio\b|\bpercent|%|\bdifference between\b|\bsum of\b|\baverage\b|\bmultipl|"
+                          r"\bdivid(?!e by)|\bcalculat|\bcompute (?:the|how|what|it)\b|\d\s*[*×/x+]\s*\d|\d\s+-\s+\d|"
+                          r"\bby what factor\b|\bhow many times\b", re.I)
+_CALC_WEAK = re.compile(r"\bin total\b|\btotal of\b|how many .* in \d|\bworth of\b|how much .* per\b|"
+                        r"what would .* cost", re.I)
 _CALC_QTY = re.compile(r"how (many|much)|total|per\b|each", re.I)
 _STANDALONE_NUMBER = re.compile(r"(?<![\w.-])\d[\d,]*(?:\.\d+)?(?!\w)")
+_WHY = re.compile(r"^\W*why\b", re.I)  # "Why does attention divide by √d_k?" asks for a reason, not a number
+
+
+def calculation_signal(question: str) -> str:
+    """"strong" when the wording names a calculation, "weak" when it only suggests one, "" otherwise."""
+    if _WHY.search(question):
+        return ""
+    if _CALC_STRONG.search(question):
+        return "strong"
+    numbers = _STANDALONE_NUMBER.findall(question)  # one number is usually a name (RTX 4090); two are operands
+    if _CALC_WEAK.search(question) or (len(numbers) >= 2 and _CALC_QTY.search(question)):
+        return "weak"
+    return ""
 
 
 def needs_calculation(question: str) -> bool:
     """Whether to offer the tools and ask for a calculator call first."""
-    numbers = _STANDALONE_NUMBER.findall(question)  # one number is usually a name (RTX 4090); two are operands
-    return bool(_CALC_OP.search(question) or (len(numbers) >= 2 and _CALC_QTY.search(question)))
+    return bool(calculation_signal(question))
 
 
 def inline_tool_calls(content: str, tools: dict) -> list[ToolCallRequest]:
