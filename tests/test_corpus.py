@@ -168,3 +168,17 @@ def test_missing_comment_marker_is_a_clear_error():
 def test_missing_corpus_is_a_clear_error(tmp_path: Path):
     with pytest.raises(ConfigError, match="TUTOR_CORPUS_DIR"):
         Taxonomy.load(tmp_path)
+
+
+def test_a_chunk_inside_a_table_names_that_tables_header_even_right_after_another_table():
+    from tutor.knowledge.corpus import _table_header
+    from tutor.types import TABLE_COLUMNS, Chunk, Passage, SearchHit
+
+    text = "intro\n| A | B |\n|---|---|\n| 1 | 2 |\n| C | D |\n|---|---|\n| 3 | 4 |\n| 5 | 6 |\n"
+    assert _table_header(text, text.index("| 1 | 2 |")) == "| A | B |"
+    assert _table_header(text, text.index("| 5 | 6 |")) == "| C | D |"  # not the first table of the block
+    assert _table_header(text, text.index("|---|---|\n| 3")) == "| C | D |"
+    assert _table_header(text, text.index("| C | D |")) is None  # starts on its own header row
+    assert _table_header(text, text.index("intro")) is None
+    chunk = Chunk("c1", "d.txt", 3, "AI Chips", "| 5 | 6 |", 0, 9, (), "s", f"Doc. Layer 3. {TABLE_COLUMNS}| C | D |")
+    assert Passage.from_hit(SearchHit(chunk, 1.0)).table_header == "| C | D |"

@@ -57,6 +57,9 @@ class Chunk:
         return cls(**fields)
 
 
+TABLE_COLUMNS = "Table columns: "  # how a chunk's context names the columns of the table it starts inside
+
+
 @dataclass(frozen=True)
 class SearchHit:
     chunk: Chunk
@@ -98,12 +101,14 @@ class Passage:
     score: float
     text: str
     similarity: float | None = None  # cosine similarity to the query, when the dense retriever saw it
+    table_header: str = ""  # the header row of the table the passage starts inside ("" when it starts outside one)
 
     @classmethod
     def from_hit(cls, hit: SearchHit) -> Passage:
         c = hit.chunk
         sim = None if hit.similarity is None else round(float(hit.similarity), 6)
-        return cls(c.chunk_id, c.doc, c.layer, c.layer_name, round(float(hit.score), 6), c.text, sim)
+        header = c.context.split(TABLE_COLUMNS, 1)[1].strip() if TABLE_COLUMNS in c.context else ""
+        return cls(c.chunk_id, c.doc, c.layer, c.layer_name, round(float(hit.score), 6), c.text, sim, header)
 
 
 @dataclass(frozen=True)

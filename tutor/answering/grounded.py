@@ -5,8 +5,8 @@ and every sentence is checked against the documents before a learner sees it.
    them against the question and keeps the best within a token budget: S1, S2, … The model reads these,
    not whole passages.
 2. A decision, constrained to a JSON schema: which sentences answer the question (none → the tutor
-   refuses and names the nearest layers), or, for a calculation, an expression over the numbered
-   quantities (`quantities.py`) that code evaluates.
+   refuses and names the nearest layers). A calculation needs no model: code numbers the quantities
+   (`quantities.py`), picks the one-step calculation that fits the question and evaluates it.
 3. The model writes the explanation in free text from the chosen sentences only; `supported()` checks each
    sentence it writes (its numbers, names and content words must be in the chosen sentences, the question
    or the calculation), and drops the ones that aren't. If nothing survives, the chosen sentences
@@ -19,7 +19,6 @@ import json
 import re
 from dataclasses import dataclass
 
-from tutor.answering import quantities as qty
 from tutor.answering.citations import sentences as sentence_spans
 from tutor.knowledge.bm25 import STOP_WORDS, tokenize
 from tutor.types import Citation, Passage
@@ -53,7 +52,7 @@ class Evidence:
 def _sentences_of(p: Passage) -> list[tuple[str, str]]:
     """(sentence, context) pairs of a passage: prose split into sentences, each table row whole with its header."""
     out: list[tuple[str, str]] = []
-    header = ""
+    header = p.table_header  # a passage that starts inside a table: its header row is in the chunk before
     lines = [line.strip() for line in p.text.splitlines()]
     for i, raw in enumerate(lines):
         if not raw:
@@ -185,11 +184,6 @@ def choice_schema(ids: list[str]) -> dict:
         "required": ["answer_in"]}
 
 
-def expression_schema() -> dict:
-    return {"type": "object", "properties": {"expression": {"type": "string", "pattern": qty.EXPRESSION_PATTERN}},
-            "required": ["expression"]}
-
-
 class BadDecision(ValueError):
     """The model's decision does not fit its schema (or names ids that were not shown)."""
 
@@ -216,13 +210,6 @@ def parse_choice(text: str, shown: list[Evidence]) -> list[Evidence]:
     if unknown:
         raise BadDecision(f"unknown sentence id(s) {', '.join(unknown[:3])}")
     return list(dict.fromkeys(by_id[v.strip()] for v in value))[:MAX_CHOSEN]
-
-
-def parse_expression(text: str) -> str:
-    value = _json(text).get("expression")
-    if not isinstance(value, str) or not value.strip():
-        raise BadDecision('"expression" must be a non-empty string')
-    return value.strip()
 
 
 # -- checking what the model wrote --------------------------------------------------------------------------

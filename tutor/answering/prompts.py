@@ -64,13 +64,6 @@ Question: {question}
 Which sentences state the answer to the question? Only sentences that really answer it; [] if none does (then the tutor says the documents don't cover it).
 JSON: {{"answer_in": ["S1", ...]}}"""
 
-CALCULATE = """Quantities:
-{quantities}
-
-Question: {question}
-Write the arithmetic that answers the question as an expression over the quantity ids (only ids, + - * / ( ) and 100 for a percentage), e.g. {{"expression": "Q2 / Q1"}} or {{"expression": "(Q1 - Q3) / Q3 * 100"}}.
-JSON:"""
-
 RETRY = "\n\nYour last reply could not be used ({error}). Reply with the JSON only."
 
 EXPLAIN_SYSTEM = """You are Stack Tutor, a friendly tutor for the AI technology stack. Answer the learner's question using only the facts you are given.

@@ -26,8 +26,10 @@ _FIGURE = re.compile(
     r"(?P<plus>\+)?"
     r"(?:\s?(?P<scale>trillion|billion|million|thousand|bn|mn|[TBMK])(?![A-Za-z]))?"
     r"(?P<pct>\s?%)?"
-    r"(?:\s?(?P<unit>(?:[A-Za-z°µ][\w/°µ.-]*)(?:/[A-Za-z]+)?))?"
+    r"(?:\s?(?P<exp>[×x]\s?10(?P<pow>[⁰¹²³⁴⁵⁶⁷⁸⁹]+|\^\d+)))?"  # scientific notation: "3.64 × 10²³"
+    r"(?:[\s-]?(?P<unit>(?:[A-Za-z°µ][\w/°µ.-]*)(?:/[A-Za-z]+)?))?"
 )
+_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _VERSION = re.compile(r"\d{1,2}\.\d")
 _NAME_BEFORE = re.compile(r"(?:\b[A-Z][\w-]*[A-Za-z]|\bv|version|gen(?:eration)?)\s?$")
@@ -63,7 +65,20 @@ def _value(m: re.Match) -> float:
     scale = (m["scale"] or "").lower()
     if scale in _SCALE and not (scale in ("t", "b", "m", "k") and m["scale"].islower()):
         v *= _SCALE[scale]
+    if m["pow"]:
+        v *= 10.0 ** int(m["pow"].lstrip("^").translate(_SUPERSCRIPT))
     return v
+
+
+_RANGE_DASH = re.compile(r"\s?[–-]\s?$")
+
+
+def _range_partner(text: str, m: re.Match, nxt: re.Match | None) -> re.Match | None:
+    """The upper end of a range `m` opens ("$115–135B": 135B), when the two figures are joined by a dash."""
+    if nxt is None or m["unit"] or m["scale"] or m["pct"]:
+        return None
+    between = text[m.end():nxt.start()]
+    return nxt if _RANGE_DASH.fullmatch(between) or between in ("-", "–") else None
 
 
 def _row_label(sentence: str, start: int) -> str:
@@ -77,17 +92,21 @@ def _row_label(sentence: str, start: int) -> str:
     # the clause the figure is in ("… costs (2026): 28nm ~$3,000; 2nm ~$30,000+" -> "2nm"), with the sentence's
     # lead-in when the clause alone is a word or two ("wafer costs (2026): 2nm")
     clause = re.split(r"[;,:(]|\s[–-]\s", before)[-1].strip(" :,-–(")
-    lead = before.split(":")[0].strip() if ":" in before else ""
+    # the label before the nearest colon, from where its own sentence or clause starts ("… FLOP. LLaMA-3 405B:
+    # estimated ~3.8 × 10²⁵" -> "LLaMA-3 405B")
+    lead = re.split(r"[.;]\s", before.rsplit(":", 2)[-2])[-1].strip() if ":" in before else ""
     if clause and len(clause.split()) < 3 and lead and lead != clause:
         clause = " ".join(lead.split()[-5:]) + ": " + clause
     words = (clause or before.strip(" :,-–(")).split()[-8:]
     return " ".join(words)[:80] or sentence.strip()[:60]
 
 
-def figures(text: str) -> list[tuple[re.Match, float]]:
-    """Every figure in `text` with its value, years (1900-2099 without a unit or scale) left out."""
+def figures(text: str) -> list[tuple[re.Match, float, str]]:
+    """Every figure in `text` as (match, value, unit), years (1900-2099 without a unit or scale) left out. The
+    ends of a range share their scale, unit and currency ("$115–135B" is $115B to $135B, "35-50ms" 35 ms to 50 ms)."""
     out = []
-    for m in _FIGURE.finditer(text):
+    found = list(_FIGURE.finditer(text))
+    for i, m in enumerate(found):
         num = m["num"]
         if _YEAR.match(num) and not (m["cur"] or m["scale"] or m["pct"]):
             continue
@@ -97,10 +116,18 @@ def figures(text: str) -> list[tuple[re.Match, float]]:
             continue  # part of a name: "LLaMA-2", "GPT-3"
         if (m["unit"] or "").lower() == "nm":
             continue  # a process node's name ("2nm", "28nm"), not a length anyone computes with
-        if ((_VERSION.fullmatch(m["num"]) or (len(m["num"]) <= 2 and not _unit_word(m)))
+        upper = _range_partner(text, m, found[i + 1] if i + 1 < len(found) else None)
+        if ((_VERSION.fullmatch(m["num"]) or (len(m["num"]) <= 2 and not _unit_word(m))) and upper is None
                 and not (m["cur"] or m["scale"] or m["pct"] or m["plus"]) and _NAME_BEFORE.search(text[: m.start()])):
             continue  # part of a name, not a quantity: "NVLink 5.0", "PCIe 5.0", "Gemini 3", "LLaMA 3"
-        out.append((m, _value(m)))
+        value, unit = _value(m), _unit(m)
+        if upper is not None:
+            if upper["scale"]:
+                value = _value(upper) / float(upper["num"].replace(",", "")) * value
+            unit = unit or _unit(upper)  # "35-50ms": 35 ms
+        elif out and _range_partner(text, out[-1][0], m) is m and out[-1][2][:1] in ("$", "€", "£") and not m["cur"]:
+            unit = " ".join(x for x in (out[-1][2][0], unit) if x)  # "$115–135B": 135B is dollars too
+        out.append((m, value, unit))
     return out
 
 
@@ -136,26 +163,53 @@ def _unit(m: re.Match) -> str:
     return " ".join(x for x in (cur, _unit_word(m)) if x)
 
 
-def extract(sentences: list[tuple[str, int]], question: str = "", limit: int = MAX_QUANTITIES) -> list[Quantity]:
+def extract(sentences: list[tuple], question: str = "", limit: int = MAX_QUANTITIES) -> list[Quantity]:
     """Numbered quantities: the question's own figures first (the learner may give one: "8 racks"), then
-    those of `sentences` ((text, passage index) pairs, most relevant first), each distinct figure once."""
+    those of `sentences` ((text, passage index) or (text, passage index, table header) tuples, most relevant
+    first), each distinct figure once. A table cell's label is its row's label and its column's header, and
+    its unit, when the cell has none, the header's ("Throughput (tok/s)")."""
     out: list[Quantity] = []
     seen: set[tuple[str, str]] = set()
 
     def add(text: str, source: int | None, sentence: str) -> None:
-        for m, value in figures(text):
+        for m, value, unit in figures(text):
             shown = written(m)
             context = _row_label(text, m.start()) if source is not None else "given in the question"
+            column = _column(text, m.start(), header)
+            if column:
+                context = f"{context}, {column}"
+                unit = unit or _header_unit(column)
             if (shown, context) in seen or len(out) >= limit:
                 continue
             seen.add((shown, context))
-            out.append(Quantity(f"Q{len(out) + 1}", value, shown, _unit(m), context, sentence, source))
+            out.append(Quantity(f"Q{len(out) + 1}", value, shown, unit, context, sentence, source))
 
+    header = ""
     if question:
         add(question, None, "")
-    for text, source in sentences:
+    for item in sentences:
+        text, source = item[0], item[1]
+        header = item[2] if len(item) > 2 else ""
         add(text, source, text)
     return out
+
+
+_HEADER_UNIT = re.compile(r"\(([A-Za-z%$€£/]{1,10})\)")  # "Throughput (tok/s)", "Memory (GB)"
+
+
+def _column(row: str, start: int, header: str) -> str:
+    """The header of the table column a figure at `start` of `row` stands in ("" outside a table or for the
+    row's label)."""
+    if not header or not row.lstrip().startswith("|"):
+        return ""
+    index = row[:start].count("|") - 1
+    cells = [c.strip() for c in header.strip().strip("|").split("|")]
+    return cells[index] if 0 < index < len(cells) else ""
+
+
+def _header_unit(column: str) -> str:
+    m = _HEADER_UNIT.search(column)
+    return m.group(1) if m else ""
 
 
 def relevant(quantities: list[Quantity], question: str, limit: int = MAX_SHOWN) -> list[Quantity]:
@@ -246,13 +300,6 @@ def asks_percent(question: str) -> bool:
     return bool(_ASKS_PERCENT.search(question))
 
 
-def without_stray_percent(expression: str, question: str) -> str:
-    """Small models append "* 100" to a ratio out of habit; a question that asks for no percentage gets none."""
-    if asks_percent(question):
-        return expression
-    return re.sub(r"\s*\*\s*100\s*$", "", re.sub(r"^\s*100\s*\*\s*", "", expression)).strip() or expression
-
-
 def _family(q: Quantity) -> str:
     u = q.unit.lower()
     if "%" in u:
@@ -281,36 +328,151 @@ def _counts(q: Quantity, per: set[str]) -> bool:
     return bool(per & set(tokenize(f"{q.unit} {q.text} {q.context if q.source is not None else ''}")))
 
 
-def candidates(question: str, quantities: list[Quantity], top: int = 6) -> list[str]:
+_MIDDLE = re.compile(r"\b(?:middle|midpoint|mid-point|halfway)\b", re.I)
+
+
+def _is_range(a: Quantity, b: Quantity, question: str) -> bool:
+    """Whether `a` and `b` are the two ends of one range in their sentence or the question ("180-220", "$115–135B")."""
+    if a.source != b.source or a.sentence != b.sentence or a.value >= b.value:
+        return False
+    text = a.sentence if a.source is not None else question
+    return re.search(re.escape(a.text) + r"\s?[–-]\s?" + re.escape(b.text), text) is not None
+
+
+def _operands(question: str, pool: list[Quantity]) -> list[tuple[str, float, list[Quantity]]]:
+    """What a one-step calculation combines: each quantity, and for a question about "the middle of" a range, the
+    range's midpoint ("((Q1 + Q2) / 2)") in place of its two ends."""
+    out = [(q.id, q.value, [q]) for q in pool]
+    if _MIDDLE.search(question):
+        mids = [(f"(({a.id} + {b.id}) / 2)", (a.value + b.value) / 2, [a, b]) for a, b in itertools.permutations(pool, 2)
+                if _is_range(a, b, question)]
+        ends = {id(x) for _, _, pair in mids for x in pair}
+        out = mids + [o for o in out if id(o[2][0]) not in ends]
+    return out
+
+
+# Which side of a comparison the question names first: "how many times more does A produce than B", "grow from
+# A to B", "A compared with B".
+_FROM_TO = re.compile(r"\bfrom\b(?P<earlier>.+?)\b(?:to|until|by)\b(?P<later>.+)", re.I)
+_THAN = re.compile(r"\bthan\b|\bcompared (?:with|to)\b|\bversus\b|\bvs\b\.?|\bagainst\b|\brelative to\b|"
+                   r"\b(?:exceed|outperform|beat)s?\b", re.I)
+_SMALLER = re.compile(r"\b(?:cheaper|smaller|less|fewer|lower|slower|shorter|lighter)\b", re.I)
+_NAMEISH = re.compile(r"[A-Za-z]*[A-Z0-9][\w.-]*")  # MP, Lynas, NVLink, 5.0, 2nm, GPT-3, TensorRT-LLM
+
+
+def _names(text: str) -> set[str]:
+    return set(tokenize(" ".join(_NAMEISH.findall(text))))
+
+
+def _sides(question: str) -> tuple[set[str], set[str]] | None:
+    """(names on the side of the larger/later figure, names on the side it is compared with), shared ones left
+    out: {"mp", "materials"} and {"lynas"} for "how many times more does MP Materials produce than Lynas?"."""
+    m = _FROM_TO.search(question)
+    if m:
+        top, bottom = _names(m["later"]), _names(m["earlier"])
+    else:
+        m = _THAN.search(question)
+        if not m:
+            return None
+        # the upper side is the clause before "than", not the whole question's lead-in
+        lead = re.split(r"[.?!,;:]\s", question[: m.start()])[-1]
+        top, bottom = _names(lead), _names(question[m.end():])
+        if _SMALLER.search(lead):  # "how many times cheaper is A than B": B is the larger figure
+            top, bottom = bottom, top
+    top, bottom = top - bottom, bottom - top
+    return (top, bottom) if top or bottom else None
+
+
+def _label(qs: list[Quantity]) -> set[str]:
+    """What names a figure: its label and unit (for the learner's own figures, the words just before them)."""
+    return set().union(*(set(tokenize(f"{q.context} {q.unit} {q.text}")) for q in qs))
+
+
+def _score(question: str, want: set[str], sides, shape: str, top: list[Quantity], bottom: list[Quantity]) -> float:
+    """How well a calculation's operands fit the question: their labels share its words, each side of a comparison
+    is the figure the question names on that side, both come from one sentence for a change, and figures with a
+    unit beat bare numbers."""
+    score = 0.0
+    for q in (*top, *bottom):
+        score += 0.5 * len(want & _label([q])) + 0.2 * len(want & set(tokenize(q.sentence)))
+        score += 2.0 if q.source is None else 0.0  # a figure the learner gave is meant to be used
+        score -= 0.0 if q.unit else 0.7
+    if sides and shape in ("ratio", "change", "difference", "share"):
+        upper, lower = sides
+        a = _label(top) | set().union(*(0.5 and set(tokenize(q.sentence)) for q in top))
+        b = _label(bottom) | set().union(*(set(tokenize(q.sentence)) for q in bottom))
+        a_own, b_own = _label(top), _label(bottom)
+        # each side's figure is labelled (best) or stated next to (good) the name the question gives that side,
+        # and not labelled with the other side's
+        score += 2.0 * (len(upper & a_own) + len(lower & b_own)) + 1.0 * (len(upper & a) + len(lower & b))
+        score -= 2.0 * (len(upper & b_own - a_own) + len(lower & a_own - b_own))
+    if shape == "change" and top[0].sentence and top[0].sentence == bottom[0].sentence:
+        score += 1.0
+    return score / (len(top) + len(bottom)) * 2
+
+
+def ranked(question: str, quantities: list[Quantity], top: int = 6) -> list[tuple[str, float]]:
     """The one-step calculations the question's wording points to (a ratio, a percentage change, a share, a rate, a
-    difference, a product) over the most relevant quantities, most likely first: same kind of unit for a
-    comparison, the larger over the smaller for "how many times", the later figure against the earlier for a
-    change, and for a rate ("per watt", "per H100") a divisor that counts what it is per."""
+    difference, a product) over the most relevant quantities (a range's midpoint when the question asks for the
+    middle), with how well each fits, best first: same kind of unit for a comparison, the larger over the smaller
+    for "how many times", the later figure against the earlier for a change, and for a rate ("per watt", "per
+    H100") a divisor that counts what it is per."""
     shapes = [k for k, pat in SHAPES.items() if pat.search(question)]
     per = _per_words(question)
     if "change" in shapes and "share" in shapes:
         shapes.remove("share")
-    pool = quantities[:top]
-    out: list[str] = []
+    want = set(tokenize(question))
+    sides = _sides(question)
+    operands = _operands(question, quantities[:top])
+    out: dict[str, float] = {}
+
+    def add(expr: str, shape: str, a: list[Quantity], b: list[Quantity]) -> None:
+        if expr not in out:
+            out[expr] = _score(question, want, sides, shape, a, b)
+
     for shape in shapes:
-        for a, b in itertools.permutations(pool, 2):
-            if a.value == b.value or (shape in ("ratio", "change", "share", "difference") and _family(a) != _family(b)):
+        for (x, xv, a), (y, yv, b) in itertools.permutations(operands, 2):
+            if xv == yv or set(map(id, a)) & set(map(id, b)):
                 continue
-            if shape == "ratio" and a.value > b.value:
-                out.append(f"{a.id} / {b.id}")
+            if shape in ("ratio", "change", "share", "difference") and _family(a[0]) != _family(b[0]):
+                continue
+            if shape == "ratio" and xv > yv:
+                add(f"{x} / {y}", shape, a, b)
             elif shape == "change":
-                text = a.sentence if a.sentence == b.sentence else ""
-                if not text or text.find(a.text) > text.find(b.text):
-                    out.append(f"({a.id} - {b.id}) / {b.id} * 100")
-            elif shape == "share" and a.value < b.value:
-                out.append(f"{a.id} / {b.id} * 100")
-            elif shape == "rate" and _counts(b, per):
-                out.append(f"{a.id} / {b.id}")
-            elif shape == "difference" and a.value > b.value:
-                out.append(f"{a.id} - {b.id}")
-            elif shape == "product" and pool.index(a) < pool.index(b):
-                out.append(f"{a.id} * {b.id}")
-    return list(dict.fromkeys(out))
+                text = a[0].sentence if a[0].sentence == b[0].sentence else ""
+                if not text or text.find(a[0].text) > text.find(b[0].text):
+                    add(f"({x} - {y}) / {y} * 100", shape, a, b)
+            elif shape == "share" and xv < yv:
+                add(f"{x} / {y} * 100", shape, a, b)
+            elif shape == "rate" and _counts(b[0], per):
+                add(f"{x} / {y}", shape, a, b)
+            elif shape == "difference" and xv > yv:
+                add(f"{x} - {y}", shape, a, b)
+            elif shape == "product" and operands.index((x, xv, a)) < operands.index((y, yv, b)):
+                add(f"{x} * {y}", shape, a, b)
+    if _MIDDLE.search(question) and any("/ 2)" in e for e in out):  # "taking the middle of the range": it is used
+        out = {e: v for e, v in out.items() if "/ 2)" in e}
+    return sorted(out.items(), key=lambda kv: -kv[1])
+
+
+def best_calculation(question: str, quantities: list[Quantity]) -> str | None:
+    """The calculation code is confident enough to show: the best-fitting one-step calculation, when the question
+    asks for one step (not doubling, compounding or a probability) and at least one of its figures is labelled
+    with a word of the question; else None."""
+    if _NOT_ONE_STEP.search(question):
+        return None
+    want = set(tokenize(question))
+    by_id = {q.id: q for q in quantities}
+    for expr, _ in ranked(question, quantities)[:1]:
+        used = [by_id[f"Q{n}"] for n in _ID.findall(expr)]
+        if any(want & _label([q]) for q in used):
+            return expr
+    return None
+
+
+def candidates(question: str, quantities: list[Quantity], top: int = 6) -> list[str]:
+    """`ranked()`'s calculations, best first."""
+    return [expr for expr, _ in ranked(question, quantities, top)]
 
 
 def given_calculation(question: str, quantities: list[Quantity]) -> str | None:
@@ -326,11 +488,3 @@ def given_calculation(question: str, quantities: list[Quantity]) -> str | None:
             continue  # "2 million input tokens and 1 million output tokens" are priced, not multiplied together
         return c
     return None
-
-
-def same_value(expression: str, other: str, quantities: list[Quantity]) -> bool:
-    try:
-        a, b = evaluate(expression, quantities)[0], evaluate(other, quantities)[0]
-    except QuantityError:
-        return False
-    return abs(a - b) <= 1e-9 * max(1.0, abs(a))

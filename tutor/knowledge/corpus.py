@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tutor.errors import ConfigError
 from tutor.knowledge.layers import CROSS_LAYER, N_LAYERS, Taxonomy
-from tutor.types import Chunk
+from tutor.types import TABLE_COLUMNS, Chunk
 
 UNLABELLED = -1
 
@@ -228,14 +228,31 @@ def _table_header(text: str, start: int) -> str | None:
     line_start = text.rfind("\n", 0, start) + 1
     if not text.startswith("|", line_start):
         return None
+    # The table block's rows up to the one the chunk starts on; this table's header is the row above the last
+    # |---| line among them (tables can follow one another without a blank line, so the block's first row is not
+    # always this table's header).
+    line_end = text.find("\n", line_start)
+    if line_end >= 0:
+        after = text[line_end + 1:text.find("\n", line_end + 1) if text.find("\n", line_end + 1) >= 0 else len(text)]
+        if _SEPARATOR_ROW.fullmatch(after.strip()):
+            return None  # the chunk starts on a header row: it has its header
+    rows = []
     pos = line_start
-    while pos > 0:
+    while True:
+        rows.insert(0, text[pos:text.find("\n", pos) if text.find("\n", pos) >= 0 else len(text)].strip())
+        if pos == 0:
+            break
         prev = text.rfind("\n", 0, pos - 1) + 1
         if not text.startswith("|", prev):
             break
         pos = prev
-    header = text[pos:text.find("\n", pos)]
-    return None if pos == line_start else header
+    seps = [i for i, r in enumerate(rows) if _SEPARATOR_ROW.fullmatch(r)]
+    if not seps or seps[-1] == 0 or seps[-1] - 1 == len(rows) - 1:
+        return None  # no header above, or the chunk starts on the header row itself
+    return rows[seps[-1] - 1]
+
+
+_SEPARATOR_ROW = re.compile(r"\|[\s:|-]+\|?")
 
 
 def _context(spec: DocumentSpec, layer: int, taxonomy: Taxonomy, text: str, start: int) -> str:
@@ -246,7 +263,7 @@ def _context(spec: DocumentSpec, layer: int, taxonomy: Taxonomy, text: str, star
         parts.append("How the layers connect.")
     header = _table_header(text, start)
     if header:
-        parts.append(f"Table columns: {header}")
+        parts.append(f"{TABLE_COLUMNS}{header}")
     return " ".join(parts)
 
 

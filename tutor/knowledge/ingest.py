@@ -18,7 +18,7 @@ from tutor.settings import Settings
 from tutor.types import IngestReport
 
 # Bump when chunking, labelling or sparse vectors change in a way that needs a re-index.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"  # 3: a chunk inside a table names that table's header, not the first of adjacent tables'
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
