@@ -152,6 +152,10 @@ def test_support_check_numbers_names_and_words():
     assert grounded.tidy("The passage states that HBM is stacked.") == "HBM is stacked."
     assert grounded.tidy('The first sentence directly answers the question: "HBM is stacked.') == "HBM is stacked."
     assert grounded.tidy("To explain this further: HBM is stacked.") == "HBM is stacked."
+    # a sentence made of the question's words asserts what was asked, not what the documents say
+    q, own = "Do many developers still use TensorFlow these days?", ["Now declining (~8.4% developer usage)."]
+    assert not grounded.says_something("Yes, many developers still use TensorFlow these days.", own, q)
+    assert grounded.says_something("TensorFlow is declining, at about 8.4% of developers.", own, q)
 
 
 def test_evidence_keeps_table_rows_with_their_header_within_the_budget():

@@ -362,6 +362,8 @@ class Tutor:
                 # MI300X); one with a figure takes its names from its own sentence only.
                 names = own if grounded.has_number(text) else [*own, f.passage.text]
                 ok, why = grounded.supported(text, [*own, question], names_from=names)
+                if ok and not grounded.says_something(text, own, question):
+                    ok, why = False, "it only restates the question"  # "Yes, many developers still use TensorFlow."
                 if ok:
                     break
             else:

@@ -297,11 +297,20 @@ def overlap(question: str, e: Evidence) -> int:
     return len(set(tokenize(question)) & set(tokenize(e.text + " " + e.context)))
 
 
+def says_something(sentence: str, own: list[str], question: str) -> bool:
+    """Whether `sentence` takes at least one content word or number from its evidence `own` that the question
+    doesn't have: a sentence made of the question's words ("Yes, many developers still use TensorFlow.", "The
+    essay expects Google to ramp up TPU v5e chips") asserts what was asked, not what the documents say."""
+    asked = set(tokenize(question)) | _numbers(question)
+    have = set(tokenize(" ".join(own))) | set().union(*(_numbers(s) for s in own))
+    return bool(((set(tokenize(sentence)) | _numbers(sentence)) & have) - asked)
+
+
 def adds_to(e: Evidence, question: str, answer: str) -> bool:
-    """Whether chosen sentence `e` bears on the question (two of its words) and says something `answer` doesn't
+    """Whether chosen sentence `e` bears on the question (three of its words) and says something `answer` doesn't
     (under 60 % of its words already there)."""
     words = set(tokenize(e.text + " " + e.context))
-    if not words or overlap(question, e) < 2:
+    if not words or overlap(question, e) < 3:
         return False
     return len(words & set(tokenize(answer))) / len(words) < 0.6
 
