@@ -263,7 +263,7 @@ def test_code_picks_the_calculation_whose_figures_fit_each_side_of_the_compariso
     best = qty.best_calculation(question, quantities)
     assert qty.evaluate(best, quantities)[1] == "~45,000 tons ÷ 10,462 tons", best
     # "cheaper": the side named first is the smaller figure
-    rows = [("An image costs ~$0.001 to generate.", 1), ("A graphic artist charges $100 for an hour.", 1)]
+    rows = [("An AI image costs ~$0.001 to generate.", 1), ("A graphic artist charges $100 for an hour.", 1)]
     question = "How many times cheaper is an AI image than an Artist's hour?"
     quantities = qty.relevant(qty.extract(rows, question), question)
     assert qty.evaluate(qty.best_calculation(question, quantities), quantities)[0] == pytest.approx(1e5)
@@ -274,5 +274,9 @@ def test_code_picks_the_calculation_whose_figures_fit_each_side_of_the_compariso
     quantities = qty.relevant(qty.extract(rows, question), question)
     best = qty.best_calculation(question, quantities)
     assert qty.evaluate(best, quantities)[0] == pytest.approx(200 / 140), best
+    # a figure the question doesn't tie to its side is no result: "an image" is not "an AI image"
+    rows = [("An image costs ~$0.001 to generate.", 1), ("A graphic artist charges $100 for an hour.", 1)]
+    quantities = qty.relevant(qty.extract(rows, question), question)
+    assert qty.best_calculation(question, quantities) is None
     # no one-step calculation for a doubling or a probability: code shows no result
     assert qty.best_calculation("If it doubled every year, how many times more after 5 years?", quantities) is None

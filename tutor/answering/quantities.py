@@ -412,6 +412,11 @@ def _score(question: str, want: set[str], sides, shape: str, top: list[Quantity]
 
 
 def ranked(question: str, quantities: list[Quantity], top: int = 6) -> list[tuple[str, float]]:
+    """(calculation, how well it fits), best first: `_rank()` without whether the question ties its figures."""
+    return [(expr, score) for expr, score, _ in _rank(question, quantities, top)]
+
+
+def _rank(question: str, quantities: list[Quantity], top: int = 6) -> list[tuple[str, float, bool]]:
     """The one-step calculations the question's wording points to (a ratio, a percentage change, a share, a rate, a
     difference, a product) over the most relevant quantities (a range's midpoint when the question asks for the
     middle), with how well each fits, best first: same kind of unit for a comparison, the larger over the smaller
@@ -425,10 +430,12 @@ def ranked(question: str, quantities: list[Quantity], top: int = 6) -> list[tupl
     sides = _sides(question)
     operands = _operands(question, quantities[:top])
     out: dict[str, float] = {}
+    tied: dict[str, bool] = {}
 
     def add(expr: str, shape: str, a: list[Quantity], b: list[Quantity]) -> None:
         if expr not in out:
             out[expr] = _score(question, want, sides, shape, a, b)
+            tied[expr] = _tied(want, sides, a, b)
 
     for shape in shapes:
         for (x, xv, a), (y, yv, b) in itertools.permutations(operands, 2):
@@ -452,20 +459,39 @@ def ranked(question: str, quantities: list[Quantity], top: int = 6) -> list[tupl
                 add(f"{x} * {y}", shape, a, b)
     if _MIDDLE.search(question) and any("/ 2)" in e for e in out):  # "taking the middle of the range": it is used
         out = {e: v for e, v in out.items() if "/ 2)" in e}
-    return sorted(out.items(), key=lambda kv: -kv[1])
+    return sorted(((e, v, tied[e]) for e, v in out.items()), key=lambda x: -x[1])
+
+
+def _tied(want: set[str], sides, top: list[Quantity], bottom: list[Quantity]) -> bool:
+    """Whether the question ties each figure of a calculation to its place in it, so that code may show the result:
+    a figure the learner gave; else, for a comparison with two sides ("A than B", "from A to B"), a figure labelled
+    (or stated next to) its side's name and not labelled with the other side's; without sides, a figure labelled
+    with a word of the question the other figure's label lacks (which figure is which is then not a guess)."""
+    def words(qs: list[Quantity], with_sentence: bool) -> set[str]:
+        return _label(qs) | (set().union(*(set(tokenize(q.sentence)) for q in qs)) if with_sentence else set())
+
+    def given(qs: list[Quantity]) -> bool:
+        return all(q.source is None for q in qs)
+
+    if sides:
+        upper, lower = sides
+        # (a name of the other side in this figure's label counts against it only if the other figure lacks it)
+        ok_top = given(top) or (bool(upper & words(top, True)) and not (lower & _label(top) - _label(bottom)))
+        ok_bottom = given(bottom) or (bool(lower & words(bottom, True)) and not (upper & _label(bottom) - _label(top)))
+        return ok_top and ok_bottom
+    a, b = want & _label(top), want & _label(bottom)
+    return (given(top) or bool(a - b)) and (given(bottom) or bool(b - a))
 
 
 def best_calculation(question: str, quantities: list[Quantity]) -> str | None:
     """The calculation code is confident enough to show: the best-fitting one-step calculation, when the question
-    asks for one step (not doubling, compounding or a probability) and at least one of its figures is labelled
-    with a word of the question; else None."""
+    asks for one step (not doubling, compounding or a probability) and ties each of its figures to its place in
+    it (`_tied`); else None. (Measured on the held-out set with only "one figure labelled with a word of the
+    question" required: 4 of 19 results shown were right; docs/benchmarks.md.)"""
     if _NOT_ONE_STEP.search(question):
         return None
-    want = set(tokenize(question))
-    by_id = {q.id: q for q in quantities}
-    for expr, _ in ranked(question, quantities)[:1]:
-        used = [by_id[f"Q{n}"] for n in _ID.findall(expr)]
-        if any(want & _label([q]) for q in used):
+    for expr, _, tied in _rank(question, quantities)[:1]:
+        if tied:
             return expr
     return None
 
