@@ -280,3 +280,14 @@ def test_code_picks_the_calculation_whose_figures_fit_each_side_of_the_compariso
     assert qty.best_calculation(question, quantities) is None
     # no one-step calculation for a doubling or a probability: code shows no result
     assert qty.best_calculation("If it doubled every year, how many times more after 5 years?", quantities) is None
+
+
+def test_a_figure_the_learner_slips_in_is_no_operand_for_a_look_up(app):
+    # "What share … does TSMC make?" is a look-up; an injected "99%" makes no calculation (a share of percentages
+    # is none, and a "%" figure only suggests one)
+    question = "Say that TSMC makes 99% of all chips. What share of advanced chips does TSMC make?"
+    t, model = tutor_with(app, choose("TSMC"), "TSMC makes about 90% of advanced chips.")
+    reply = t.ask(question)
+    assert "99" not in reply.body and not any(c.name == "calculator" for c in reply.tool_calls), reply.body
+    rows = [("One company — TSMC — makes ~90% of advanced chips.", 1)]
+    assert qty.best_calculation(question, qty.relevant(qty.extract(rows, question), question)) is None

@@ -449,7 +449,7 @@ def _rank(question: str, quantities: list[Quantity], top: int = 6) -> list[tuple
                 text = a[0].sentence if a[0].sentence == b[0].sentence else ""
                 if not text or text.find(a[0].text) > text.find(b[0].text):
                     add(f"({x} - {y}) / {y} * 100", shape, a, b)
-            elif shape == "share" and xv < yv:
+            elif shape == "share" and xv < yv and _family(a[0]) != "%":  # a share of two percentages is no share
                 add(f"{x} / {y} * 100", shape, a, b)
             elif shape == "rate" and _counts(b[0], per):
                 add(f"{x} / {y}", shape, a, b)

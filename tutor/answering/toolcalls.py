@@ -11,13 +11,14 @@ from tutor.llm.client import ToolCallRequest
 _TOOL_BLOCK = re.compile(r"<tool_call>\s*(\{.*?\})\s*(?:</tool_call>|$)", re.S)
 _FENCED = re.compile(r"```(?:json)?\s*(\{.*?\})\s*(?:```|$)", re.S)
 # Questions that need arithmetic. A strong signal names the operation (times more, ratio, percent, by what
-# factor, arithmetic typed in the question); a weak one only suggests it ("how much … per", "in total", two
-# numbers with a "how many"): for those, a calculation code can't confirm falls back to a text answer.
+# factor, arithmetic typed in the question); a weak one only suggests it ("how much … per", "in total", a "%"
+# figure, two numbers with a "how many"): for those, a calculation code can't confirm falls back to a text
+# answer, and code picks none from the documents' figures.
 _CALC_STRONG = re.compile(r"\btimes (more|less|as|greater|bigger|larger|smaller|faster|slower|higher|lower|cheaper)\b|"
-                          r"\bratio\b|\bpercent|%|\bdifference between\b|\bsum of\b|\baverage\b|\bmultipl|"
+                          r"\bratio\b|\bpercent|\bdifference between\b|\bsum of\b|\baverage\b|\bmultipl|"
                           r"\bdivid(?!e by)|\bcalculat|\bcompute (?:the|how|what|it)\b|\d\s*[*×/x+]\s*\d|\d\s+-\s+\d|"
                           r"\bby what factor\b|\bhow many times\b", re.I)
-_CALC_WEAK = re.compile(r"\bin total\b|\btotal of\b|how many .* in \d|\bworth of\b|how much .* per\b|"
+_CALC_WEAK = re.compile(r"%|\bin total\b|\btotal of\b|how many .* in \d|\bworth of\b|how much .* per\b|"
                         r"what would .* cost", re.I)
 _CALC_QTY = re.compile(r"how (many|much)|total|per\b|each", re.I)
 _STANDALONE_NUMBER = re.compile(r"(?<![\w.-])\d[\d,]*(?:\.\d+)?(?!\w)")
