@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from tutor.answering.citations import sentences as sentence_spans
 from tutor.knowledge.bm25 import STOP_WORDS, tokenize
+from tutor.knowledge.corpus import TABLE_SEPARATOR
 from tutor.types import Citation, Passage
 
 EVIDENCE_BUDGET_TOKENS = 420  # what the decision step reads, at most (about 4 characters a token)
@@ -29,7 +30,6 @@ MAX_CHOSEN = 3
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 _ENTITY = re.compile(r"\b(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*)\b")  # HBM, CoWoS, NVL72, H100, TSMC
 _CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]{2,}\b")  # Samsung, Nvidia: a name not at the start of the sentence
-_SEPARATOR = re.compile(r"\|[\s:|-]+\|?")  # a table's |---|---| line
 MIN_SUPPORTED_SHARE = 0.7  # of a sentence's content words that must be in its evidence
 
 
@@ -59,9 +59,9 @@ def _sentences_of(p: Passage) -> list[tuple[str, str]]:
             header = ""
             continue
         if raw.startswith("|"):
-            if _SEPARATOR.fullmatch(raw):
+            if TABLE_SEPARATOR.fullmatch(raw):
                 continue
-            if i + 1 < len(lines) and _SEPARATOR.fullmatch(lines[i + 1]):  # a header row: the |---| line follows
+            if i + 1 < len(lines) and TABLE_SEPARATOR.fullmatch(lines[i + 1]):  # a header row: the |---| line follows
                 header = raw
                 continue
             out.append((raw, header))  # a row (a passage may start mid-table: then it has no header)

@@ -106,6 +106,7 @@ def figures(text: str) -> list[tuple[re.Match, float, str]]:
     ends of a range share their scale, unit and currency ("$115–135B" is $115B to $135B, "35-50ms" 35 ms to 50 ms)."""
     out = []
     found = list(_FIGURE.finditer(text))
+    opened = None  # the upper end of a range the last kept figure opened
     for i, m in enumerate(found):
         num = m["num"]
         if _YEAR.match(num) and not (m["cur"] or m["scale"] or m["pct"]):
@@ -125,9 +126,10 @@ def figures(text: str) -> list[tuple[re.Match, float, str]]:
             if upper["scale"]:
                 value = _value(upper) / float(upper["num"].replace(",", "")) * value
             unit = unit or _unit(upper)  # "35-50ms": 35 ms
-        elif out and _range_partner(text, out[-1][0], m) is m and out[-1][2][:1] in ("$", "€", "£") and not m["cur"]:
+        elif opened is m and out[-1][2][:1] in ("$", "€", "£") and not m["cur"]:
             unit = " ".join(x for x in (out[-1][2][0], unit) if x)  # "$115–135B": 135B is dollars too
         out.append((m, value, unit))
+        opened = upper
     return out
 
 
@@ -388,6 +390,11 @@ def _label(qs: list[Quantity]) -> set[str]:
     return set().union(*(set(tokenize(f"{q.context} {q.unit} {q.text}")) for q in qs))
 
 
+def _near(qs: list[Quantity]) -> set[str]:
+    """A figure's label and the words of the sentence it is stated in."""
+    return _label(qs) | set().union(*(set(tokenize(q.sentence)) for q in qs))
+
+
 def _score(question: str, want: set[str], sides, shape: str, top: list[Quantity], bottom: list[Quantity]) -> float:
     """How well a calculation's operands fit the question: their labels share its words, each side of a comparison
     is the figure the question names on that side, both come from one sentence for a change, and figures with a
@@ -399,8 +406,7 @@ def _score(question: str, want: set[str], sides, shape: str, top: list[Quantity]
         score -= 0.0 if q.unit else 0.7
     if sides and shape in ("ratio", "change", "difference", "share"):
         upper, lower = sides
-        a = _label(top) | set().union(*(0.5 and set(tokenize(q.sentence)) for q in top))
-        b = _label(bottom) | set().union(*(set(tokenize(q.sentence)) for q in bottom))
+        a, b = _near(top), _near(bottom)
         a_own, b_own = _label(top), _label(bottom)
         # each side's figure is labelled (best) or stated next to (good) the name the question gives that side,
         # and not labelled with the other side's
@@ -409,11 +415,6 @@ def _score(question: str, want: set[str], sides, shape: str, top: list[Quantity]
     if shape == "change" and top[0].sentence and top[0].sentence == bottom[0].sentence:
         score += 1.0
     return score / (len(top) + len(bottom)) * 2
-
-
-def ranked(question: str, quantities: list[Quantity], top: int = 6) -> list[tuple[str, float]]:
-    """(calculation, how well it fits), best first: `_rank()` without whether the question ties its figures."""
-    return [(expr, score) for expr, score, _ in _rank(question, quantities, top)]
 
 
 def _rank(question: str, quantities: list[Quantity], top: int = 6) -> list[tuple[str, float, bool]]:
@@ -467,17 +468,14 @@ def _tied(want: set[str], sides, top: list[Quantity], bottom: list[Quantity]) ->
     a figure the learner gave; else, for a comparison with two sides ("A than B", "from A to B"), a figure labelled
     (or stated next to) its side's name and not labelled with the other side's; without sides, a figure labelled
     with a word of the question the other figure's label lacks (which figure is which is then not a guess)."""
-    def words(qs: list[Quantity], with_sentence: bool) -> set[str]:
-        return _label(qs) | (set().union(*(set(tokenize(q.sentence)) for q in qs)) if with_sentence else set())
-
     def given(qs: list[Quantity]) -> bool:
         return all(q.source is None for q in qs)
 
     if sides:
         upper, lower = sides
         # (a name of the other side in this figure's label counts against it only if the other figure lacks it)
-        ok_top = given(top) or (bool(upper & words(top, True)) and not (lower & _label(top) - _label(bottom)))
-        ok_bottom = given(bottom) or (bool(lower & words(bottom, True)) and not (upper & _label(bottom) - _label(top)))
+        ok_top = given(top) or (bool(upper & _near(top)) and not (lower & _label(top) - _label(bottom)))
+        ok_bottom = given(bottom) or (bool(lower & _near(bottom)) and not (upper & _label(bottom) - _label(top)))
         return ok_top and ok_bottom
     a, b = want & _label(top), want & _label(bottom)
     return (given(top) or bool(a - b)) and (given(bottom) or bool(b - a))
@@ -497,8 +495,8 @@ def best_calculation(question: str, quantities: list[Quantity]) -> str | None:
 
 
 def candidates(question: str, quantities: list[Quantity], top: int = 6) -> list[str]:
-    """`ranked()`'s calculations, best first."""
-    return [expr for expr, _ in ranked(question, quantities, top)]
+    """`_rank()`'s calculations, best first."""
+    return [expr for expr, _, _ in _rank(question, quantities, top)]
 
 
 def given_calculation(question: str, quantities: list[Quantity]) -> str | None:

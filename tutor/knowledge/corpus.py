@@ -223,36 +223,31 @@ class Chunker:
         return spans
 
 
+TABLE_SEPARATOR = re.compile(r"\|[\s:|-]+\|?")  # a markdown table's |---|---| line
+
+
 def _table_header(text: str, start: int) -> str | None:
-    """The header row of the markdown table that `start` falls in, if the chunk starts inside one."""
+    """The header row of the markdown table that `start` falls in, if the chunk starts inside one: the row above
+    the nearest |---| line at or above the chunk's first line (tables can follow one another without a blank
+    line, so the block's first row is not always this table's header)."""
     line_start = text.rfind("\n", 0, start) + 1
     if not text.startswith("|", line_start):
         return None
-    # The table block's rows up to the one the chunk starts on; this table's header is the row above the last
-    # |---| line among them (tables can follow one another without a blank line, so the block's first row is not
-    # always this table's header).
-    line_end = text.find("\n", line_start)
-    if line_end >= 0:
-        after = text[line_end + 1:text.find("\n", line_end + 1) if text.find("\n", line_end + 1) >= 0 else len(text)]
-        if _SEPARATOR_ROW.fullmatch(after.strip()):
-            return None  # the chunk starts on a header row: it has its header
-    rows = []
+    lines = text[line_start:].split("\n", 2)
+    if len(lines) > 1 and TABLE_SEPARATOR.fullmatch(lines[1].strip()):
+        return None  # the chunk starts on a header row: it has its header
+    below = None  # the row below `pos` while walking up
     pos = line_start
-    while True:
-        rows.insert(0, text[pos:text.find("\n", pos) if text.find("\n", pos) >= 0 else len(text)].strip())
+    while text.startswith("|", pos):
+        end = text.find("\n", pos)
+        row = text[pos:end if end >= 0 else len(text)].strip()
+        if below is not None and TABLE_SEPARATOR.fullmatch(below):
+            return row
+        below = row
         if pos == 0:
             break
-        prev = text.rfind("\n", 0, pos - 1) + 1
-        if not text.startswith("|", prev):
-            break
-        pos = prev
-    seps = [i for i, r in enumerate(rows) if _SEPARATOR_ROW.fullmatch(r)]
-    if not seps or seps[-1] == 0 or seps[-1] - 1 == len(rows) - 1:
-        return None  # no header above, or the chunk starts on the header row itself
-    return rows[seps[-1] - 1]
-
-
-_SEPARATOR_ROW = re.compile(r"\|[\s:|-]+\|?")
+        pos = text.rfind("\n", 0, pos - 1) + 1
+    return None
 
 
 def _context(spec: DocumentSpec, layer: int, taxonomy: Taxonomy, text: str, start: int) -> str:
