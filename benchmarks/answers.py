@@ -41,12 +41,14 @@ from tutor.app import TutorApp
 from tutor.settings import Settings
 
 SETS = {"heldout": ds.EVALS_DIR / "heldout_v2.jsonl", "dev": ds.DATASET,
-        "calcdev": ds.EVALS_DIR / "calc_dev.jsonl", "refusaldev": ds.EVALS_DIR / "refusal_dev.jsonl"}
+        "calcdev": ds.EVALS_DIR / "calc_dev.jsonl", "refusaldev": ds.EVALS_DIR / "refusal_dev.jsonl",
+        "nearoocdev": ds.EVALS_DIR / "near_ooc_dev.jsonl", "retrievaldev": ds.EVALS_DIR / "retrieval_dev.jsonl"}
 
 
 def load_set(name: str) -> tuple[list[ds.EvalItem], dict[str, str]]:
     """The items of a set and each item's note ("near …" marks a near-domain out-of-corpus question). The two
-    calibration sets (calc_dev, refusal_dev: dev sets, tuned on) are read into the eval set's shape."""
+    calibration sets (calc_dev, refusal_dev, near_ooc_dev, and retrieval_dev's in-corpus questions: dev sets, tuned
+    on) are read into the eval set's shape."""
     path = SETS[name]
     raw = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if name in ("heldout", "dev"):
@@ -57,6 +59,8 @@ def load_set(name: str) -> tuple[list[ds.EvalItem], dict[str, str]]:
         if name == "calcdev":
             items.append(ds.EvalItem(iid, "calc", r["question"], (), r.get("note", ""), (int(r["layer"]),), (),
                                      float(r["expected"]), float(r["tolerance"]), r["expression"]))
+        elif name == "retrievaldev":
+            items.append(ds.EvalItem(iid, "fact", r["question"], (), r["quote"], (int(r["layer"]),), ()))
         else:
             kind = "fact" if r["in_corpus"] else "out_of_corpus"
             items.append(ds.EvalItem(iid, kind, r["question"], (), "", (), ()))

@@ -193,6 +193,34 @@ def test_a_chosen_sentence_that_lacks_the_figure_asked_for_is_a_refusal(app):
     assert len(model.requests) == 1 and reply.usage["subject_checks_failed"] == 1
 
 
+def test_a_chosen_sentence_without_the_thing_or_the_figure_asked_for_is_a_refusal(app):
+    # GPT-3's training FLOP is a figure, but not a dropout rate; a definition of a schedule gives no learning rate
+    t, model = tutor_with(app, choose("3.64"))
+    reply = t.ask("What dropout rate does GPT-3 use?")
+    assert reply.refused and "anything about the dropout rate" in reply.body, reply.body
+    t, model = tutor_with(app, choose("Learning Rate Schedule"))
+    reply = t.ask("What learning rate was LLaMA-3 405B trained with?")
+    assert reply.refused and ("a figure" in reply.body or "learning rate" in reply.body), reply.body
+    assert len(model.requests) == 1 and reply.usage["subject_checks_failed"] == 1
+
+
+def test_a_figure_is_not_given_to_the_subject_or_number_the_learner_typed():
+    own = ["xAI’s Colossus occupies 100+ acres."]
+    ok, why = grounded.supported("Meta's biggest data center covers 100+ acres.", [*own, "How many acres does Meta's "
+                                 "biggest data center cover?"], names_from=own)
+    assert not ok and "Meta" in why
+    assert grounded.supported("Colossus occupies 100+ acres.", [*own, "q"], names_from=own)[0]
+    own = ["Samsung’s 2nm yields (~50-60%) remain a competitive disadvantage."]
+    assert grounded.mixes_numbers("Samsung's 3nm yields are around 50-60%.", own)  # the learner's 3nm, the 2nm yield
+    assert not grounded.mixes_numbers("Samsung's 2nm yields are around 50-60%.", own)
+    assert not grounded.mixes_numbers("A PUE of 1.0 means no overhead.", ["PUE measures overhead."])  # no figure of its own
+    assert grounded.missing_thing("What Elo score does GPT-4o have?", ["GPT-4.1, GPT-5, o-series models."]) == \
+        "anything about the Elo score"
+    assert grounded.missing_thing("What is the thermal design power of the TPU v5p?", ["TPU v5p: 459 TFLOPS."])
+    assert grounded.missing_thing("What fraction of papers use PyTorch?", ["Dominant in research (~70% of papers)."]) == ""
+    assert grounded.missing_thing("What does a PUE of 1.0 mean?", ["PUE measures overhead."]) == ""
+
+
 def test_question_names_and_what_a_question_asks_for():
     assert grounded.question_names("How much does an NVIDIA GeForce RTX 4090 cost? Taking the middle, what?") == [
         "NVIDIA", "GeForce", "RTX"]  # a sentence's first word is not a name
@@ -204,6 +232,32 @@ def test_question_names_and_what_a_question_asks_for():
     assert grounded.missing_figure("How much does a B200 cost?", ["The B200 draws 1,000W."]) == "a price or amount of money"
     assert grounded.missing_figure("How many GPUs does an NVL72 rack hold?", ["The NVL72 holds 72 GPUs."]) == ""
     assert grounded.missing_figure("How many times more is A than B?", ["A is big."]) == ""  # a calculation
+    # a figure asked for in any unit: a definition is no answer to "what value"; a reason is the answer to "why"
+    assert grounded.missing_figure("What value of beta do people pick for DPO?", ["Iterative DPO: apply DPO in rounds."]) == "a figure"
+    assert grounded.missing_figure("How fast is the TPU v5e?", ["TPU v5e delivers 197 TFLOPS."]) == ""
+    assert grounded.missing_figure("How fast is the TPU v5e?", ["Its speed doubled."]) == ""  # a number word
+    assert grounded.missing_figure("Why is memory speed, not FLOPS, what limits how fast inference runs?",
+                                   ["Memory bandwidth determines inference speed."]) == ""
+    assert grounded.missing_figure("What is the v5e designed for, and how fast is it?", ["It is built for inference."]) == ""
+    # "NVLink-class links" ask about NVLink: the kind suffix is not part of the name the documents must mention
+    assert grounded.question_names("Why does tensor parallelism need NVLink-class links?") == ["NVLink"]
+
+
+def test_a_sentence_that_points_back_comes_with_the_one_it_points_to():
+    text = ("Self-attention is O(n²) in sequence length. Flash Attention cuts memory, not compute. This is the reason "
+            "long-context models are expensive.\n\nConsumer App Landscape is Highly Fluid\n\nDue to the continued "
+            "improvement of foundational models\n\nSSMs are an alternative worth watching.")
+    p = Passage("c1", "d.txt", 10, "Model Architectures", 1.0, text, 0.5)
+    ev = {e.text: e for e in grounded.evidence([p], "why are long prompts expensive app landscape fluid")}
+    got = grounded.with_neighbours([ev["This is the reason long-context models are expensive."]])
+    assert [e.text for e in got] == ["Flash Attention cuts memory, not compute.",
+                                     "This is the reason long-context models are expensive."]
+    assert got[0].goes_with == got[1].text
+    got = grounded.with_neighbours([ev["Consumer App Landscape is Highly Fluid"]])
+    assert [e.text for e in got] == ["Consumer App Landscape is Highly Fluid",
+                                     "Due to the continued improvement of foundational models"]
+    lone = ev["Self-attention is O(n²) in sequence length."]
+    assert grounded.with_neighbours([lone]) == [lone]  # stands alone, and the next sentence doesn't point back
 
 
 def test_quantities_leave_out_versions_and_verbs_and_show_the_relevant_ones_once():

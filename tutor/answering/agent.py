@@ -159,7 +159,7 @@ class Tutor:
         emit("tool", reply.tool_calls[-1])
 
         unknown = [n for n in grounded.question_names(asked if turn is None else question)
-                   if not self.toolbox.mentions(n)] if self.config.pipeline == "grounded" else []
+                   if not grounded.is_descriptive(n) and not self.toolbox.mentions(n)] if self.config.pipeline == "grounded" else []
         if best < self.config.refusal_threshold:
             self._refuse(reply, passages)
             reply.passages = passages[:3]
@@ -249,6 +249,7 @@ class Tutor:
                               grounded.choice_schema(ids), lambda text: grounded.parse_choice(text, facts), usage, timings)
         if chosen is None:  # no usable decision even after a retry: the best sentence, if it clearly matches
             chosen = [f for f in facts[:1] if grounded.overlap(question, f) >= 2]
+        chosen = grounded.with_neighbours(chosen)  # "This is why …" comes with what "this" is
         timings["chosen_sentences"] = len(chosen)
         if not chosen:
             self._not_covered(reply, shown)
@@ -256,7 +257,8 @@ class Tutor:
         # Checked in code, whatever the model chose: the sentences must give the kind of figure the question asks
         # for, and come from passages that name the products it asks about (a person or company may be the
         # author of a whole document, named in none of its passages: Jia's talk).
-        missing = grounded.missing_figure(question, [f"{f.text} {f.context}" for f in chosen])
+        texts = [f"{f.text} {f.context}" for f in chosen]
+        missing = grounded.missing_figure(question, texts) or grounded.missing_thing(question, texts)
         about = " ".join(f.passage.text for f in chosen).lower()
         absent = [n for n in grounded.question_names(question) if grounded.is_identifier(n) and not grounded.mentioned(n, about)]
         if missing or absent:
@@ -310,7 +312,11 @@ class Tutor:
         except qty.QuantityError:  # e.g. a figure of 0 as a divisor
             result = None
         if result is None:
-            if not strong or not any(q.source is not None for q in quantities):
+            # The closest figures are worth showing only from passages about what the question names: figures
+            # of DeepSeek's training for a question on Mixtral 8x7B's are not (the text path then decides).
+            about = " ".join(by_source[q.sentence].passage.text for q in quantities if q.sentence in by_source).lower()
+            off = [n for n in grounded.question_names(question) if grounded.is_identifier(n) and not grounded.mentioned(n, about)]
+            if not strong or off or not any(q.source is not None for q in quantities):
                 usage["calc_to_text"] += 1
                 return False
             usage["calc_unsure"] += 1
@@ -362,6 +368,8 @@ class Tutor:
                 # MI300X); one with a figure takes its names from its own sentence only.
                 names = own if grounded.has_number(text) else [*own, f.passage.text]
                 ok, why = grounded.supported(text, [*own, question], names_from=names)
+                if ok and grounded.mixes_numbers(text, own):
+                    ok, why = False, "it pairs the question's number with the documents' figure"  # "Samsung's 3nm yields are 50-60%"
                 if ok and not grounded.says_something(text, own, question):
                     ok, why = False, "it only restates the question"  # "Yes, many developers still use TensorFlow."
                 if ok:
@@ -390,7 +398,8 @@ class Tutor:
             for f in chosen:
                 if len(gate.kept) + len(added) >= 3:
                     break
-                if any(c.quote == f.text for c in citations) or not grounded.adds_to(f, question, " ".join(gate.kept + added)):
+                linked = bool(f.goes_with) and any(c.quote == f.goes_with for c in citations)
+                if any(c.quote == f.text for c in citations) or not grounded.adds_to(f, question, " ".join(gate.kept + added), linked):
                     continue
                 added.append(f"{grounded.readable(f).rstrip('.')} {bracketed(f.passage)}.")
                 _cite_once(citations, f)

@@ -39,6 +39,7 @@ class Evidence:
     text: str  # verbatim in the passage
     passage: Passage
     context: str = ""  # a table row's header line, shown with it (not quoted)
+    goes_with: str = ""  # the chosen sentence this one was added for (it points back to it, or it points back)
 
     def line(self) -> str:
         ctx = f" (table: {self.context})" if self.context else ""
@@ -114,6 +115,9 @@ _COMMON_NAMES = frozenset({"AI", "I", "GPU", "GPUs", "CPU", "CPUs", "US", "USA",
                            "OK", "FAQ", "TL", "DR"})
 
 
+_KIND_SUFFIX = re.compile(r"-(?:class|style|like|based|type|grade|level|scale|sized|powered|era|only|native|ready)$", re.I)
+
+
 def question_names(question: str) -> list[str]:
     """The names in a learner's question (not a sentence's first word), possessives and plurals as written."""
     out: list[str] = []
@@ -121,14 +125,28 @@ def question_names(question: str) -> list[str]:
         words = part.split(None, 1)
         for m in _NAME.finditer(words[1] if len(words) > 1 else ""):
             name = re.sub(r"['’]s$", "", m.group(0).rstrip(".-"))
+            name = _KIND_SUFFIX.sub("", name)  # "NVLink-class links" are NVLink links
             if name and name not in _COMMON_NAMES and name.lower() not in STOP_WORDS and name not in out:
                 out.append(name)
     return out
 
 
+_DESCRIPTIVE = re.compile(r"^(?:(?:north|south|east|west)(?:ern|east|west)?(?:ern)?|[A-Z][a-z]+(?:an|ese|ish|ic))$", re.I)
+
+
+def is_descriptive(name: str) -> bool:
+    """A capitalised word that places or describes ("Southeast Asian", "European", "Chinese") rather than names
+    something a passage must mention for the question to be in the documents."""
+    return bool(_DESCRIPTIVE.match(name)) and not is_identifier(name)
+
+
 def is_identifier(name: str) -> bool:
-    """A product or model name (H100, GPT-4, MI300X, RTX, vLLM) rather than a plain capitalised word."""
-    return bool(re.search(r"\d|[A-Z].*[A-Z]", name))
+    """A product or model name (H100, GPT-4, MI300X, vLLM, CoWoS) rather than a plain capitalised word or a
+    company's acronym: a passage about NVLink is NVIDIA's without naming it, and "GPU-to-GPU" is no product."""
+    parts = [x for x in name.split("-") if x]
+    if parts and all(x in _COMMON_NAMES or x.lower() in STOP_WORDS for x in parts):
+        return False
+    return bool(re.search(r"\d|[a-z][A-Z]", name))
 
 
 def mentioned(name: str, text: str) -> bool:
@@ -154,9 +172,42 @@ _ASKS_MONEY = re.compile(r"\b(how much|what)\b.*\b(cost|costs|price[sd]?|pay|pai
 _ASKS_YEAR = re.compile(r"(?:^|[.?!]\s+)when\s+(?:did|was|were|will|is|are|does|do|has|have)\b|"
                         r"\b(?:what|which) (?:year|date|month)\b|\bsince when\b", re.I)
 _ASKS_COUNT = re.compile(r"\bhow many\s+((?:[\w-]+\s+){0,3}?[\w-]+?)\s+(?:do|does|did|are|is|was|were|has|have|had|can|could|"
-                         r"will|would|should|in|on|of|per|for|go|went|there)\b", re.I)
+                         r"will|would|should|in|on|of|per|for|go|went|there|work|run|live|need|take|hold|make|"
+                         r"get|serve|ship|exist|contain)\b", re.I)
+# "how fast …", "what value of beta …": a figure is asked for, whatever its unit (not in a "why" question).
+_ASKS_FIGURE = re.compile(r"\bhow (?:much|many|fast|big|large|long|old|often|far|high|low|quickly|heavy|expensive|cheap|"
+                          r"hot|cold|warm|tall|wide|small)\b|\bwhat (?:\w+ )?(?:value|rate|share|percentage|score|"
+                          r"temperature|speed|size|price|cost|fraction|number|amount|figure)\b|"
+                          r"\bat what (?:speed|rate|temperature|price|cost)\b", re.I)
+_WHY = re.compile(r"^\W*(?:why|how come|explain)\b", re.I)
+_TWO_ASKS = re.compile(r"\band (?:how|what|why|which|who|when|where|does|is|are)\b|"  # or a comparison to work out
+                       r"\bhow (?:many times|much (?:more|less|faster|slower|bigger|smaller|cheaper|higher|lower))\b", re.I)
+_NUMBER_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand|"
+                          r"million|billion|trillion|dozen|twice|double[sd]?|triple[sd]?|half|quarter)\b", re.I)
 _MONEY = re.compile(r"[$€£]\s?\d|\d\s?(?:dollars|usd|euros)\b", re.I)
 _YEAR_OR_DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I)
+
+
+# The thing a "what X does Y have" question asks about ("dropout rate", "Elo score", "thermal design power"); of its
+# words, those that name a kind of figure rather than the thing itself don't count.
+_ASKS_WHAT = re.compile(r"^\W*what\s+(?:is|are|was|were)\s+(?:the|a|an)\s+((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:of|for|on|in)\b|"
+                        r"^\W*what\s+((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:do|does|did|is|are|was|were|has|have|had|can|will)\b",
+                        re.I)
+_KIND_OF_FIGURE = frozenset(tokenize("value rate share percentage score number amount figure size kind type level "
+                                     "price cost speed"))
+
+
+def missing_thing(question: str, texts: list[str]) -> str:
+    """The thing a "what X does Y …" question asks about when no word of it is in `texts` (the chosen sentences):
+    "What dropout rate does GPT-3 use?" answered with GPT-3's training FLOP. "" otherwise."""
+    m = _ASKS_WHAT.search(question)
+    if not m:
+        return ""
+    thing = (m.group(1) or m.group(2)).strip()
+    words = [w for w in tokenize(thing) if w not in _KIND_OF_FIGURE]
+    if not words or set(words) & set(tokenize(" ".join(texts))):
+        return ""
+    return f"anything about the {thing}"
 
 
 def missing_figure(question: str, texts: list[str]) -> str:
@@ -164,6 +215,8 @@ def missing_figure(question: str, texts: list[str]) -> str:
     missing): a price for a "how much does it cost" question, a year for a "when", the counted thing and a
     number for a "how many X"."""
     joined = " ".join(texts)
+    if _TWO_ASKS.search(question):
+        return ""  # "how much memory do you save, and what does it cost you?": one part missing is no refusal
     if _ASKS_YEAR.search(question) and not _YEAR_OR_DATE.search(joined):
         return "a date"
     if _ASKS_MONEY.search(question) and not _MONEY.search(joined):
@@ -174,6 +227,9 @@ def missing_figure(question: str, texts: list[str]) -> str:
         have = set(tokenize(joined))
         if head and (not _NUMBER.search(joined) or head[0] not in have):
             return f"the number of {m.group(1).strip()}"
+    if _ASKS_FIGURE.search(question) and not _WHY.search(question) and not (_NUMBER.search(joined)
+                                                                            or _NUMBER_WORD.search(joined)):
+        return "a figure"  # one ask, and no figure at all: "what value of beta …" answered with a definition
     return ""
 
 
@@ -212,6 +268,33 @@ def parse_choice(text: str, shown: list[Evidence]) -> list[Evidence]:
     return list(dict.fromkeys(by_id[v.strip()] for v in value))[:MAX_CHOSEN]
 
 
+# A sentence that can't stand alone: it points back to the sentence before it in its passage ("This is why …",
+# "Due to the continued improvement of foundational models" under a slide's title).
+_POINTS_BACK = re.compile(r"^(?:this|that|these|those|it|its|they|their|such|thus|hence|therefore|as a result|"
+                          r"due to|because|which)\b", re.I)
+
+
+def with_neighbours(chosen: list[Evidence]) -> list[Evidence]:
+    """The chosen sentences with what they mean together: a sentence that points back comes with the sentence
+    before it in its passage, and a sentence comes with the next one when that one points back to it. An added
+    sentence is placed next to its partner, in the passage's order, and remembers it (`goes_with`)."""
+    out: list[Evidence] = []
+    have = {f.text for f in chosen}
+    for f in chosen:
+        prose = [t for t, ctx in _sentences_of(f.passage) if not t.startswith("|")]
+        k = prose.index(f.text) if f.text in prose else -1
+        before = prose[k - 1] if k > 0 and _POINTS_BACK.match(f.text) else ""
+        after = prose[k + 1] if 0 <= k < len(prose) - 1 and _POINTS_BACK.match(prose[k + 1]) else ""
+        if before and before not in have:
+            out.append(Evidence(f"{f.id}a", before, f.passage, "", f.text))
+            have.add(before)
+        out.append(f)
+        if after and after not in have:
+            out.append(Evidence(f"{f.id}b", after, f.passage, "", f.text))
+            have.add(after)
+    return out
+
+
 # -- checking what the model wrote --------------------------------------------------------------------------
 def _numbers(text: str) -> set[str]:
     out = set()
@@ -231,6 +314,14 @@ def numbers_grounded(sentence: str, sources: list[str]) -> bool:
     return _numbers(sentence) <= have
 
 
+def mixes_numbers(sentence: str, own: list[str]) -> bool:
+    """Whether `sentence` gives a figure of its evidence `own` together with a number that is not there (the
+    learner's "3nm" with the 2nm yield of the documents)."""
+    nums = _numbers(re.sub(r"\[[^\]]*\]", "", sentence))
+    have = set().union(*(_numbers(s) for s in own)) if own else set()
+    return bool(nums & have) and bool(nums - have)
+
+
 def supported(sentence: str, sources: list[str], names_from: list[str] | None = None) -> tuple[bool, str]:
     """Whether `sentence` says only what `sources` (the chosen sentences, the question, a calculation) say:
     its numbers and names all appear there (names in `names_from` when given: a name the learner typed is no
@@ -243,8 +334,11 @@ def supported(sentence: str, sources: list[str], names_from: list[str] | None = 
     named = " ".join(names_from if names_from is not None else sources).lower()
     names = {e for e in _ENTITY.findall(text) if e not in _COMMON_NAMES}
     names |= {w for w in _CAPITALISED.findall(text) if w.lower() not in STOP_WORDS}
-    first = re.match(r"\s*([A-Z][a-z]{2,})\b", text)  # a sentence's first word is a name only if nothing shown has it
-    if first and first.group(1).lower() not in _STARTERS and first.group(1).lower() not in joined.lower():
+    # A sentence's first word is a name unless it starts sentences anyway, and then it must be where names may come
+    # from: "Meta's biggest data center covers 100+ acres" from "xAI's Colossus occupies 100+ acres" and a
+    # question about Meta is caught (the learner's word is no support for pairing it with a document's figure).
+    first = re.match(r"\s*([A-Z][a-z]{2,})\b", text)
+    if first and first.group(1).lower() not in _STARTERS and first.group(1).lower() not in STOP_WORDS:
         names.add(first.group(1))
     absent = sorted(e for e in names if not mentioned(e, named))
     if absent:
@@ -306,11 +400,11 @@ def says_something(sentence: str, own: list[str], question: str) -> bool:
     return bool(((set(tokenize(sentence)) | _numbers(sentence)) & have) - asked)
 
 
-def adds_to(e: Evidence, question: str, answer: str) -> bool:
-    """Whether chosen sentence `e` bears on the question (three of its words) and says something `answer` doesn't
-    (under 60 % of its words already there)."""
+def adds_to(e: Evidence, question: str, answer: str, linked: bool = False) -> bool:
+    """Whether chosen sentence `e` bears on the question (three of its words, or it goes with a sentence the answer
+    cites: `linked`) and says something `answer` doesn't (under 60 % of its words already there)."""
     words = set(tokenize(e.text + " " + e.context))
-    if not words or overlap(question, e) < 3:
+    if not words or (not linked and overlap(question, e) < 3):
         return False
     return len(words & set(tokenize(answer))) / len(words) < 0.6
 
