@@ -467,3 +467,58 @@ def test_cli_cards_json_and_anki_export(index_copy, netguard_log, tmp_path):
     assert bad.returncode == 2 and "There is no layer 15" in bad.stderr.decode()
     bad = invoke_tutor(["cards", "--anki", str(tmp_path / "no" / "such" / "dir.txt")], index_copy, netguard_log)
     assert bad.returncode == 2 and "Cannot write" in bad.stderr.decode() and "Traceback" not in bad.stderr.decode()
+
+
+# -- the MCP tools (the server in this process, over the session index, with its own clock) ---------------------
+def test_mcp_review_and_cards_tools(index_copy):
+    import functools
+
+    from anyio.from_thread import start_blocking_portal
+    from mcp import Client
+
+    from tutor.app import TutorApp
+    from tutor.mcp_server import build_server
+
+    from fixtures.tutor import make_settings
+
+    clock = Clock()
+    settings = make_settings(index_copy, review_fuzz=False, quiz_llm_questions=False)
+    with TutorApp(settings, clock=clock) as app, start_blocking_portal() as portal:
+        with portal.wrap_async_context_manager(Client(build_server(app))) as client:
+            def call(name, **args):
+                r = portal.call(functools.partial(client.call_tool, name, args))
+                return r.is_error, (r.structured_content or {}), " ".join(getattr(b, "text", "") for b in r.content)
+
+            err, out, _ = call("review", learner="mo")
+            assert not err and out["cards"] == [] and not out["known_learner"] and out["next_due"] is None
+            items = call("quiz", layer=5, n=2, kind="mcq", learner="mo")[1]["items"]
+            for item in items:
+                wrong_choice = next(c for c in item["choices"] if c != item["answer"])
+                assert not call("grade", item_id=item["id"], answer=wrong_choice, learner="mo")[0]
+            err, out, _ = call("review", learner="mo")
+            assert out["total_due"] == 0 and out["next_due"] == (T0 + timedelta(minutes=1)).isoformat()
+            clock.advance(minutes=2)
+            out = call("review", learner="mo", n=1)[1]
+            assert out["total_due"] == 2 and len(out["cards"]) == 1
+            card = out["cards"][0]
+            err, graded, _ = call("review", item_id=card["id"], answer=card["answer"], version=card["version"], learner="mo")
+            assert not err and graded["correct"] and graded["rating"] == "good" and not graded["repeat"]
+            assert graded["next_review"] == (clock.t + timedelta(minutes=10)).isoformat()
+            again = call("review", item_id=card["id"], answer="A", version=card["version"], learner="mo")[1]
+            assert again["repeat"] and again["correct"]
+            for args, needle in [({"item_id": card["id"]}, "needs an answer"), ({"answer": "A"}, "needs the item_id"),
+                                 ({"n": 0}, "number of reviews"), ({"item_id": "q-ffffffffff", "answer": "A"}, "no quiz item")]:
+                err, _, text = call("review", learner="mo", **args)
+                assert err and needle in text, text
+            prog = call("progress", learner="mo")[1]
+            assert prog["layers"][4]["due"] == 1 and prog["layers"][4]["cards"] == 2
+            assert prog["next_step"]["action"] == "review" and prog["next_step"]["layer"] == 5
+
+            page = call("cards", layer=3, limit=5)[1]
+            assert len(page["cards"]) == 5 and page["count"] > 5 and page["next_offset"] == 5
+            assert all(c["citation"] == "[L3 · AI Chips & Accelerators]" for c in page["cards"])
+            rest = call("cards", layer=3, limit=1000, offset=5)[1]
+            assert len(rest["cards"]) == page["count"] - 5 and rest["next_offset"] is None
+            assert {c["id"] for c in rest["cards"]}.isdisjoint(c["id"] for c in page["cards"])
+            err, _, text = call("cards", layer=15)
+            assert err and "There is no layer 15" in text
