@@ -285,6 +285,8 @@ def test_the_path_reviews_due_cards_before_new_layers(tmp_path, passages):
     coach.grade(item.id, wrong(item))
     clock.advance(minutes=2)
     assert coach.next_step("ada")["action"] == "review" and coach.next_step("ada")["layer"] == 6
+    ui_step = coach.next_step("ada", reviews_first=False)  # a front end without a review mode (the browser UI)
+    assert ui_step["action"] == "study" and ui_step["layer"] == 1 and "1 review is due too" in ui_step["reason"]
     q = coach.quiz("ada", None, 1, "mcq", seed=1)
     assert q.layer == 1 and "1 review is due too" in q.reason
 

@@ -239,8 +239,10 @@ class Coach:
         """One row per layer: mastery (expected recall now, with coverage), attempts, mastered, cards, due, retention."""
         return self.store.progress(self.learner(learner))
 
-    def next_step(self, learner: object = None) -> dict:
-        return self.store.next_step(self.learner(learner))
+    def next_step(self, learner: object = None, reviews_first: bool = True) -> dict:
+        """What to do next: due reviews first (`action` "review"), else the next layer to study. A front end without
+        a review mode asks with reviews_first=False: the study step, whose reason says how many reviews wait."""
+        return recommend(self.store.progress(self.learner(learner)), reviews_first)
 
 
 def _count(n: object, top: int, what: str) -> int:
