@@ -432,6 +432,7 @@ def test_cli_review_cards_and_progress(index_copy, netguard_log, monkeypatch, tm
     text = r.stdout.decode()
     assert r.returncode == 0 and "not one of the choices" in r.stderr.decode()
     assert "Review: 1 card(s) due" in text and "Correct" in text and "Reviewed 1 card(s), 1 right." in text
+    assert "Next review of this card: in 10 minutes" in text, "piped answers are not timed: right is Good, not Easy"
     assert "No cards are due now. Next review: in 10 minutes" in text
     rows = json.loads(run("progress", "--learner", "ada", "--json").stdout)
     assert {"layer", "name", "mastery", "attempts", "mastered", "due", "retention", "cards"} == set(rows[2])

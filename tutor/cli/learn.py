@@ -39,15 +39,16 @@ def _ask(item, k: int | None = None) -> None:
         click.echo(f"   {'ABCD'[j]}) {c}")
 
 
-def _read_answer() -> tuple[str | None, float]:
-    """The learner's answer from stdin (None at end of input) and how many seconds it took."""
+def _read_answer() -> tuple[str | None, float | None]:
+    """The learner's answer from stdin (None at end of input) and how many seconds it took (None when the answers
+    are piped in: that time says nothing about recall)."""
     start = time.monotonic()
     try:
         answer = input("your answer> ")
     except EOFError:
         click.echo()
-        return None, 0.0
-    return answer, time.monotonic() - start
+        return None, None
+    return answer, (time.monotonic() - start) if sys.stdin.isatty() else None
 
 
 @click.command()
