@@ -13,7 +13,7 @@ from tutor.learning.coach import Coach
 from tutor.errors import ConfigError, InvalidInput
 from tutor.learning.grading import GRADE_PROMPT, grade
 from tutor.knowledge.layers import Taxonomy
-from tutor.learning.progress import MIN_ATTEMPTS, ProgressStore, mastery_of, recommend
+from tutor.learning.progress import MIN_ATTEMPTS, ProgressStore, recommend
 from tutor.knowledge.facts import blank_facts, contains, norm
 from tutor.learning.quiz import QuizItem, check_item
 
@@ -197,22 +197,21 @@ def test_grade_prompt_fences_the_learner_answer():
 
 
 # -- progress and the path ----------------------------------------------------------------------------------
-def test_mastery_weighs_recent_answers_and_needs_enough_attempts(app, tmp_path):
-    assert mastery_of([]) == 0 and mastery_of([1, 1, 1]) == 1
-    assert mastery_of([0, 0, 1]) > 0.4 > mastery_of([1, 0, 0]) and mastery_of([0, 1]) > 0.5, "recent answers weigh more"
+def test_mastery_needs_enough_cards_and_counts_what_was_last_right(app, tmp_path):
     coach = coach_for(app, tmp_path)
     items = coach.quiz("ada", 3, 4, "mcq", seed=9).items
     letter = lambda i: "ABCD"[i.choices.index(i.answer)]  # noqa: E731
     coach.grade(items[0].id, letter(items[0]), "ada")
     coach.grade(items[1].id, letter(items[1]), "ada")
-    row = coach.progress("ada")[2]
-    assert row == {"layer": 3, "name": "AI Chips & Accelerators", "mastery": 1.0, "attempts": 2, "mastered": False}
+    row = coach.progress("ada")[2]  # recall 1.0 now, but two cards of the three a layer needs: coverage 2/3
+    assert row == {"layer": 3, "name": "AI Chips & Accelerators", "mastery": 0.667, "attempts": 2, "mastered": False,
+                   "cards": 2, "due": 0, "retention": 1.0}
     coach.grade(items[2].id, letter(items[2]), "ada")
     assert coach.progress("ada")[2]["mastered"] and MIN_ATTEMPTS == 3
     wrong = next(c for c in items[3].choices if c != items[3].answer)
     assert not coach.grade(items[3].id, wrong, "ada").correct
-    row = coach.progress("ada")[2]
-    assert row["attempts"] == 4 and row["mastery"] == round(mastery_of([1, 1, 1, 0]), 3) and not row["mastered"]
+    row = coach.progress("ada")[2]  # a card answered wrong adds nothing: 3 of 4 cards recalled
+    assert row["attempts"] == 4 and row["mastery"] == 0.75 and not row["mastered"] and row["cards"] == 4
     assert len(coach.progress("ada")) == 14 and coach.progress("bob")[2]["attempts"] == 0
     again = ProgressStore(tmp_path / "p.sqlite", TAX)  # a restart
     assert again.progress("ada")[2]["attempts"] == 4
@@ -313,7 +312,12 @@ def test_blanking_keeps_what_the_question_names():
 
 
 # -- the CLI (in this process, as test_cli.py runs it; the interactive quiz as a real subprocess) ------------
-def test_cli_quiz_grade_progress_path(index_copy, netguard_log):
+def test_cli_quiz_grade_progress_path(index_copy, netguard_log, monkeypatch):
+    from datetime import datetime, timezone
+
+    from tutor.learning import schedule
+
+    monkeypatch.setattr(schedule, "utc_now", lambda: datetime(2030, 1, 1, tzinfo=timezone.utc))  # no review falls due
     r = invoke_tutor(["quiz", "--layer", "3", "--n", "2", "--kind", "mcq", "--json", "--no-llm", "--learner", "ada"],
                   index_copy, netguard_log)
     assert r.returncode == 0, r.stderr.decode()
@@ -324,7 +328,8 @@ def test_cli_quiz_grade_progress_path(index_copy, netguard_log):
     assert g.returncode == 0, g.stderr.decode()
     out = json.loads(g.stdout)
     assert set(out) == {"item_id", "correct", "score", "verdict", "answer", "missing", "feedback", "chunk_id", "span",
-                        "label", "repeat"}
+                        "label", "repeat", "next_review"}
+    assert out["next_review"] > "2030-01-01T00:00"
     assert out["correct"] and out["score"] == 1 and out["span"] == items[0]["span"] and "[L3 · " in out["feedback"]
     assert out["verdict"] == "correct" and out["answer"] == items[0]["answer"] and not out["repeat"]
     # Grading the same item again (even with another answer) returns the first grade and counts nothing.

@@ -27,6 +27,7 @@ from tutor.knowledge.layers import Taxonomy
 from tutor.knowledge.retrieval import Retriever
 from tutor.learning.coach import Coach
 from tutor.learning.progress import ProgressStore
+from tutor.learning.schedule import Clock, make_scheduler
 from tutor.llm.client import ChatModel, OpenAIChatModel
 from tutor.llm.local import QWEN_CODER_1_5B, LocalServer, assemble_model
 from tutor.settings import Settings
@@ -43,8 +44,9 @@ class _Corpus:
 class TutorApp:
     """Owns the embedder and the index for one process. Heavy parts load on first use; call close()."""
 
-    def __init__(self, settings: Settings, llm: ChatModel | None = None):
+    def __init__(self, settings: Settings, llm: ChatModel | None = None, clock: Clock | None = None):
         self.settings = settings
+        self.clock = clock  # what "now" is for review scheduling (None: the system clock); tests move it
         self.taxonomy = Taxonomy.load(settings.corpus_dir)
         self._store: VectorStore | None = None
         self._llm = llm
@@ -227,10 +229,12 @@ class TutorApp:
 
     @cached_property
     def coach(self) -> Coach:
-        """Quizzes, grading, progress and the learning path (progress in <data_dir>/progress.sqlite)."""
+        """Quizzes, grading, spaced review, flashcards, progress and the learning path (progress and review cards in
+        <data_dir>/progress.sqlite)."""
         s = self.settings
-        return Coach(self.taxonomy, self.store.chunks, lambda: self.llm,
-                     ProgressStore(s.data_dir / "progress.sqlite", self.taxonomy), s.learner, s.quiz_llm_questions)
+        store = ProgressStore(s.data_dir / "progress.sqlite", self.taxonomy, self.clock,
+                              make_scheduler(s.review_retention, s.review_fuzz), s.review_easy_seconds)
+        return Coach(self.taxonomy, self.store.chunks, lambda: self.llm, store, s.learner, s.quiz_llm_questions)
 
     def close(self) -> None:
         if self._server is not None:

@@ -24,6 +24,10 @@ class ConfigError(TutorError):
     """A setting is wrong or a required file/model is missing."""
 
 
+class ClockError(TutorError):
+    """The system clock reads earlier than something already recorded (a review): nothing is written."""
+
+
 class IndexUnavailable(TutorError):
     """The vector index cannot be opened (locked by another process, unreadable, corrupt, unreachable)."""
 

@@ -9,9 +9,10 @@ Tools:
     `calculator`, `list_layers`), registered under MCP names: their descriptions, parameter
     descriptions and checks are declared once, in `tutor/tools.py`.
   * `ask` is `Tutor.ask` (the cited answer `tutor ask --json` prints), with a typed history and Socratic mode.
-  * `quiz`, `grade`, `progress` are the tutoring service (`TutorApp.coach`): quizzes checked against their
-    passages, grades that cite the span, per-layer mastery and the learning path (what `tutor quiz`,
-    `tutor grade` and `tutor progress` print with --json).
+  * `quiz`, `grade`, `review`, `cards`, `progress` are the tutoring service (`TutorApp.coach`): quizzes checked
+    against their passages, grades that cite the span, spaced review of answered items (FSRS), flashcards from
+    the checked facts, per-layer mastery and the learning path (what `tutor quiz`, `tutor grade`,
+    `tutor review`, `tutor cards` and `tutor progress` print with --json).
 Resources: `layer://{n}` (a layer's summary and all its passages, JSON) and `doc://{name}` (a corpus
 document's text), each also listed one by one. Prompt: `socratic_session(layer)`.
 
@@ -53,8 +54,10 @@ INSTRUCTIONS = (
     "fixed set of documents, offline. `ask` answers a question with citations to the layer each fact comes "
     "from, or says the documents don't cover it; `search` returns the passages themselves; `calculate` does "
     "exact arithmetic; `list_layers` shows the layers. `quiz` makes a quiz on a layer, `grade` grades the learner's "
-    "answer against its passage (and counts it towards their mastery), `progress` shows per-layer mastery and "
-    "the next layer to study. Read `layer://{n}` for everything on one layer and "
+    "answer against its passage (and counts it towards their mastery and makes it a review card), `review` lists "
+    "the cards due for spaced review and grades an answer to one, `cards` gives flashcards (front, back with its "
+    "layer citation), `progress` shows per-layer mastery (what the learner recalls now: it fades without "
+    "reviews), cards due and the next step. Read `layer://{n}` for everything on one layer and "
     "`doc://{name}` for a whole document. The `socratic_session` prompt tutors a learner on one layer."
 )
 LEARNER_FIELD = Field(description="Whose progress this counts towards (1-64 letters, digits, spaces, . _ @ + -); "
@@ -221,16 +224,63 @@ def build_server(app: TutorApp) -> MCPServer:
     def progress(learner: Annotated[str | None, LEARNER_FIELD] = None) -> dict[str, Any]:
         """A learner's mastery of each of the 14 layers and the next layer to study.
 
-        Returns {"layers": [{"layer", "name", "mastery" (0-1; recent answers weigh more), "attempts",
-        "mastered" (3+ answers at 80 %)}], "next_step": {"layer", "name", "mastery", "attempts", "reason",
-        "prerequisites"}}. The path follows the order of the stack (chips before networking before data
-        centers; architectures before alignment before serving)."""
+        Returns {"layers": [{"layer", "name", "mastery" (0-1: FSRS's expected recall now of the layer's cards,
+        times its coverage; it fades without reviews), "attempts" (answers graded, reviews included), "mastered"
+        (3+ cards at 80 %), "cards", "due" (cards due for review now), "retention" (mean expected recall)}],
+        "next_step": {"layer", "name", "mastery", "attempts", "reason", "prerequisites", "action" ("review" when
+        cards are due: review them first with `review`; else "study"), "due"}}. The path follows the order of the
+        stack (chips before networking before data centers; architectures before alignment before serving)."""
         return {"layers": app.coach.progress(learner), "next_step": app.coach.next_step(learner)}
+
+    def review(
+        item_id: Annotated[str | None, Field(description="Omit to list the due cards. To grade a review: the card's "
+                                                         "item id, as the due list gave it (q-1a2b3c4d5e).")] = None,
+        answer: Annotated[str | None, Field(description="With item_id: the learner's answer (for mcq a letter A-D "
+                                                        "or the choice's text). At most 2,000 characters.")] = None,
+        version: Annotated[int | None, Field(description="With item_id: the card's `version` from the due list, so "
+                                                         "a review another session made meanwhile counts once.")] = None,
+        n: Annotated[int, Field(description="Without item_id: at most this many due cards, 1-50.")] = 10,
+        learner: Annotated[str | None, LEARNER_FIELD] = None,
+    ) -> dict[str, Any]:
+        """Spaced review (FSRS): every quiz item a learner answered is a card, due again when they are about to
+        forget it. Without item_id, lists the learner's due cards, the longest due first: {"cards": [{"id",
+        "question", "kind", "choices", "answer", "span", ..., "due", "version", "retrievability"}], "total_due",
+        "next_due" (when the next card falls due, if none is due now), "known_learner", "retired"}. Ask one
+        card at a time (never show its answer or span first), then call again with item_id, answer and version:
+        the answer is graded as `grade` does and the card rescheduled. Returns the grade's fields plus "rating"
+        (again/hard/good/easy), "next_review", "reviews" and "repeat" (another session reviewed it first: that
+        review counts, nothing new was recorded)."""
+        if item_id is None:
+            if answer is not None:
+                raise InvalidInput("An answer needs the item_id of the card it answers.",
+                                   "Call review without arguments for the due cards, then with item_id and answer.")
+            return app.coach.due(learner, n).to_json()
+        if answer is None:
+            raise InvalidInput("item_id needs an answer too.", "Pass the learner's answer to the card as `answer`.")
+        return app.coach.review(item_id, answer, learner, version).to_json()
+
+    def cards(
+        layer: Annotated[int | None, Field(description="Only this layer's cards (1-14); omit for all layers.")] = None,
+        limit: Annotated[int, Field(ge=1, le=1000, description="At most this many cards, 1-1000.")] = 50,
+        offset: Annotated[int, Field(ge=0, description="Skip this many cards first (for the next page).")] = 0,
+    ) -> dict[str, Any]:
+        """Flashcards from the tutor's documents, made from the same checked facts as quizzes: "front" (a term, or
+        a figure's fill-in-the-blank question), "back" (the verbatim passage span), "label" and "citation" (its
+        layer, [L3 · AI Chips & Accelerators]), "answer", "fact" (term | figure), "chunk_id", "doc", "id" (stable).
+        Returns {"cards", "count" (all cards of the selection), "offset", "next_offset" (null on the last page)}."""
+        deck = app.coach.cards(layer)
+        page = deck[offset: offset + limit]
+        after = offset + len(page)
+        return {"cards": [c.to_json() for c in page], "count": len(deck), "offset": offset,
+                "next_offset": after if after < len(deck) else None}
 
     add_tool(quiz, "quiz", "Make a quiz", ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                                            idempotent_hint=False, open_world_hint=False))
     add_tool(grade, "grade", "Grade an answer", ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                                                   idempotent_hint=False, open_world_hint=False))
+    add_tool(review, "review", "Spaced review", ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                                                   idempotent_hint=False, open_world_hint=False))
+    add_tool(cards, "cards", "Flashcards")
     add_tool(progress, "progress", "Learner progress")
 
     # -- resources: the corpus as TutorApp serves it -----------------------------------------------------------
@@ -298,7 +348,7 @@ def build_server(app: TutorApp) -> MCPServer:
             f"layer of each fact like [{lay.label}]. If the documents don't cover something, say so.\n\n"
             f"To check what I've learned, use `quiz` with layer={n} and show me one question at a time (never its "
             "answer or span before I reply), then `grade` my answer and tell me the feedback. `progress` shows my "
-            "mastery and the next layer to study.\n\n"
+            "mastery and the next step; when it says cards are due, `review` them first, one at a time.\n\n"
             "Start with a short overview (two sentences) and your first question."
         )
 

@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     quiz_llm_questions: bool = Field(default=True, description="Let the LLM phrase quiz questions (checked; a "
                                      "fill-in-the-blank of the passage is used when its question fails the checks).")
 
+    # -- spaced review (`tutor review`): the FSRS scheduler --
+    review_retention: float = Field(default=0.9, ge=0.7, le=0.99, description="The recall FSRS schedules reviews for: "
+                                    "a card is due when the learner's expected recall of it falls to this.")
+    review_fuzz: bool = Field(default=True, description="Spread reviews by FSRS's small random fuzz (so cards learnt "
+                              "together don't all fall due the same day).")
+    review_easy_seconds: float = Field(default=8.0, ge=0, le=600, description="A right answer given within this many "
+                                       "seconds (when the front end measures it) counts as Easy.")
+
     # -- the browser UI (`tutor ui`) --
     ui_host: str = Field(default="127.0.0.1", description="Interface the UI binds; 0.0.0.0 exposes it to the network.")
     ui_port: int = Field(default=7860, ge=1, le=65535)

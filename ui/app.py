@@ -159,7 +159,7 @@ def build(app: TutorApp) -> gr.Blocks:
         """The mastery chart and the next step for `learner` (or an error where the chart goes)."""
         try:
             rows = coach.progress(learner)
-            step = coach.next_step(learner)
+            step = coach.next_step(learner, reviews_first=False)  # no review mode here yet: the study step
             return render.mastery_html(rows, step["layer"]), render.next_step_html(step)
         except Exception as e:  # noqa: BLE001 - a bad name or an unreadable database is shown, never a dead page
             return render.quiz_error_html(as_error(e)), ""
@@ -229,7 +229,7 @@ def build(app: TutorApp) -> gr.Blocks:
 
     def follow_path(learner: str):
         try:
-            step = coach.next_step(learner)
+            step = coach.next_step(learner, reviews_first=False)
         except Exception:  # noqa: BLE001 - the quiz that follows shows the error
             return RECOMMENDED
         return render.scope_label(by_number[step["layer"]])

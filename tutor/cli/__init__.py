@@ -1,7 +1,7 @@
 """The `tutor` command. Turns every TutorError into a one-line message and a non-zero exit code.
 
-The commands live by concern: `ask` (ingest, layers, search, ask, chat), `learn` (quiz, grade, progress,
-path), `serve` (ui, mcp) and `evals` (eval, eval-learn); `common` holds what they share.
+The commands live by concern: `ask` (ingest, layers, search, ask, chat), `learn` (quiz, grade, review, cards,
+progress, path), `serve` (ui, mcp) and `evals` (eval, eval-learn); `common` holds what they share.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for _command in (_ask.ingest, _ask.layers, _ask.search, _ask.ask, _ask.chat, _learn.quiz, _learn.grade,
-                 _learn.progress, _learn.path, _serve.ui, _serve.mcp_command, _evals.eval_command, _evals.eval_learn):
+                 _learn.review, _learn.cards, _learn.progress, _learn.path, _serve.ui, _serve.mcp_command,
+                 _evals.eval_command, _evals.eval_learn):
     cli.add_command(_command)
 
 

@@ -160,6 +160,20 @@ def print_next_step(step: dict) -> None:
     """The learning path's recommendation, as `tutor progress` and `tutor path` print it."""
     import textwrap
 
+    if step.get("action") == "review":
+        n = step["due"]
+        click.secho(f"Next: review {n} due card{'s' if n != 1 else ''} (most in L{step['layer']} {step['name']})", bold=True)
+        click.echo(textwrap.fill(step["reason"], 100))
+        click.echo("Review them: tutor review")
+        return
     click.secho(f"Next: L{step['layer']} {step['name']}", bold=True)
     click.echo(textwrap.fill(step["reason"], 100))
     click.echo(f"Quiz yourself on it: tutor quiz --layer {step['layer']}")
+
+
+def when(moment, now) -> str:
+    """'in 10 minutes (2030-01-01 00:10 UTC)', or 'now' for a moment already past."""
+    from tutor.learning.schedule import describe_wait
+
+    wait = describe_wait(moment - now)
+    return wait if wait == "now" else f"{wait} ({moment:%Y-%m-%d %H:%M} UTC)"

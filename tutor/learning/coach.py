@@ -9,19 +9,23 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from tutor import validate
 from tutor.errors import IndexEmpty, InvalidInput
 from tutor.knowledge.facts import Fact, extract_facts, norm
 from tutor.knowledge.layers import Taxonomy
+from tutor.learning.cards import Flashcard, flashcards
 from tutor.learning.grading import Grade, check_answer, grade
-from tutor.learning.progress import ProgressStore, learner_name
+from tutor.learning.progress import DueCard, ProgressStore, ReviewResult, check_clock, learner_name, recommend
 from tutor.learning.quiz import KINDS, GenerationStats, QuizItem, generate
 from tutor.llm.client import ChatModel
 from tutor.types import Chunk
 
 MAX_ITEMS = 20
+MAX_REVIEWS = 50
+RETIRED = "its passage is no longer in the documents"
 
 
 @dataclass
@@ -37,6 +41,25 @@ class Quiz:
 
     def to_json(self) -> dict:
         return {"items": [i.to_json() for i in self.items]}
+
+
+@dataclass
+class ReviewQueue:
+    """The learner's cards due now (the longest due first, at most `n` of them) and what else there is to know:
+    how many are due in all, when the next one falls due, and cards taken out of review because their passage
+    left the documents."""
+
+    learner: str
+    cards: list[DueCard]
+    total_due: int
+    next_due: datetime | None  # the next card due after now (None: nothing waiting)
+    known: bool  # whether the learner has any quiz items at all
+    retired: list[str] = field(default_factory=list)  # item ids retired by this call
+
+    def to_json(self) -> dict:
+        return {"learner": self.learner, "cards": [c.to_json() for c in self.cards], "total_due": self.total_due,
+                "next_due": self.next_due.isoformat() if self.next_due else None, "known_learner": self.known,
+                "retired": self.retired}
 
 
 class Coach:
@@ -102,8 +125,8 @@ class Coach:
             raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, not {str(kind)[:20]!r}.",
                                "mcq: multiple choice; short: a short written answer.")
         chosen, reason = False, ""
-        if layer is None:
-            step = self.store.next_step(who)
+        if layer is None:  # a quiz is new material: the path's next layer to study (due reviews are mentioned)
+            step = recommend(self.store.progress(who), reviews_first=False)
             layer, chosen, reason = step["layer"], True, step["reason"]
         chunks, pool = self._corpus()
         mine = [c for c in chunks if c.layer == layer]
@@ -122,8 +145,9 @@ class Coach:
     def item(self, item_id: object) -> QuizItem:
         return self.store.item(item_id)
 
-    def grade(self, item_id: object, answer: object, learner: object = None) -> Grade:
-        """Grade an answer to a stored item and record it in the learner's progress.
+    def grade(self, item_id: object, answer: object, learner: object = None, seconds: float | None = None) -> Grade:
+        """Grade an answer to a stored item and record it in the learner's progress; the item becomes a review
+        card (`Grade.next_review` says when it is due). `seconds`: how long the learner took, when measured.
 
         One grade per item and learner: answering an item again returns the first grade (`repeat`) and records
         nothing. An item is graded only for the learner whose quiz it was made for."""
@@ -136,11 +160,99 @@ class Coach:
         label = self.taxonomy.get(item.layer).label
         first = self.store.first_grade(who, item)
         if first is None:
-            first = self.store.record(who, item, grade(item, text, label, self._judge()), text)
+            first = self.store.record(who, item, grade(item, text, label, self._judge()), text, _seconds(seconds))
         return first
 
+    # -- spaced review ------------------------------------------------------------------------------------
+    def due(self, learner: object = None, n: object = 10) -> ReviewQueue:
+        """The learner's cards due for review now, the longest due first (at most `n`). A card whose passage is no
+        longer in the documents is retired (taken out of review, its grades kept), not asked."""
+        who = self.learner(learner)
+        n = _count(n, MAX_REVIEWS, "reviews")
+        retired: list[str] = []
+        while True:
+            cards = self.store.due(who, n)
+            gone = [c.item.id for c in cards if not self._still_checked(c.item)] if cards else []
+            if not gone:
+                break
+            self.store.retire(gone, RETIRED)
+            retired += gone
+        return ReviewQueue(who, cards, self.store.due_count(who), self.store.next_due(who), self.store.known(who),
+                           retired)
+
+    def review(self, item_id: object, answer: object, learner: object = None, version: object = None,
+               seconds: float | None = None) -> ReviewResult:
+        """Grade an answer to a due card (as a quiz answer is graded) and reschedule the card with FSRS.
+
+        `version` is the card's `version` when it was asked (from `due`): if another process reviewed the card
+        since, nothing is recorded and that review is returned (`repeat`). Without it, the card must be due now."""
+        who = self.learner(learner)
+        item, owner = self.store.item_and_owner(item_id)
+        if owner != who:
+            raise InvalidInput(f"Quiz item {item.id} was made for another learner's quiz, not {who!r}'s.",
+                               "Review as the learner who took that quiz (tutor review --learner NAME).")
+        card = self.store.card(item.id)
+        if card is None:
+            raise InvalidInput(f"Quiz item {item.id} is not a review card yet: it has not been answered.",
+                               f"Answer it first: tutor grade {item.id} \"your answer\".")
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
+            raise InvalidInput(f"version={version!r} is not a card version.", "Pass the `version` the due card came with.")
+        if version is not None and version != card.reps:
+            return self.store.last_review(item)  # reviewed meanwhile (another session or process): that one counts
+        text = check_answer(item, answer)
+        now = self.store.now()
+        check_clock(card, now)
+        if card.due > now:
+            raise InvalidInput(f"The card for {item.id} is not due until {card.due:%Y-%m-%d %H:%M} UTC; nothing was "
+                               "recorded.", "Review the cards that are due: tutor review.")
+        if not self._still_checked(item):
+            self.store.retire([item.id], RETIRED)
+            raise InvalidInput(f"The passage quiz item {item.id} was checked against is no longer in the documents, so "
+                               "its card was taken out of review (its grades are kept).", "Review the other due cards.")
+        g = grade(item, text, self.taxonomy.get(item.layer).label, self._judge())
+        return self.store.review(who, item, g, text, card.reps, _seconds(seconds))
+
+    def now(self) -> datetime:
+        """The review clock's now (UTC)."""
+        return self.store.now()
+
+    def next_review(self, learner: object = None) -> datetime | None:
+        return self.store.next_due(self.learner(learner))
+
+    def _still_checked(self, item: QuizItem) -> bool:
+        """Whether the item's span is still verbatim in its passage of the indexed documents."""
+        chunks, _ = self._corpus()
+        by_id = getattr(self, "_by_id", None)
+        if by_id is None or by_id[0] is not chunks:
+            by_id = self._by_id = (chunks, {c.chunk_id: c for c in chunks})
+        chunk = by_id[1].get(item.chunk_id)
+        return chunk is not None and item.span in chunk.text
+
+    # -- flashcards ---------------------------------------------------------------------------------------
+    def cards(self, layer: object = None) -> list[Flashcard]:
+        """The flashcards of the documents (of one layer when given): checked facts, each with its cited span."""
+        n = validate.layer(layer)
+        chunks, _ = self._corpus()
+        return flashcards(chunks, self.taxonomy, n)
+
     def progress(self, learner: object = None) -> list[dict]:
+        """One row per layer: mastery (expected recall now, with coverage), attempts, mastered, cards, due, retention."""
         return self.store.progress(self.learner(learner))
 
-    def next_step(self, learner: object = None) -> dict:
-        return self.store.next_step(self.learner(learner))
+    def next_step(self, learner: object = None, reviews_first: bool = True) -> dict:
+        """What to do next: due reviews first (`action` "review"), else the next layer to study. A front end without
+        a review mode asks with reviews_first=False: the study step, whose reason says how many reviews wait."""
+        return recommend(self.store.progress(self.learner(learner)), reviews_first)
+
+
+def _count(n: object, top: int, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= top:
+        raise InvalidInput(f"n={n!r} is not a usable number of {what}.", f"Use 1 to {top}.")
+    return n
+
+
+def _seconds(seconds: float | None) -> float | None:
+    """How long the learner took, if it is a usable number of seconds (else not used)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < 86400:
+        return None
+    return float(seconds)

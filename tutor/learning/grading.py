@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from tutor.errors import InvalidInput
 from tutor.knowledge.facts import contains, content_words, norm
@@ -60,6 +61,7 @@ class Grade:
     answer: str = ""  # the item's right answer
     missing: str = ""  # what the learner's answer lacks (partly) or why it is wrong, when known
     repeat: bool = False  # the learner had answered this item already: this is that first grade, nothing new counted
+    next_review: datetime | None = None  # when the item's review card is due next (UTC), once recorded
 
     @property
     def verdict(self) -> str:
@@ -80,7 +82,8 @@ class Grade:
     def to_json(self) -> dict:
         return {"item_id": self.item_id, "correct": self.correct, "score": self.score, "verdict": self.verdict,
                 "answer": self.answer, "missing": self.missing, "feedback": self.feedback, "chunk_id": self.chunk_id,
-                "span": self.span, "label": self.label, "repeat": self.repeat}
+                "span": self.span, "label": self.label, "repeat": self.repeat,
+                "next_review": self.next_review.isoformat() if self.next_review else None}
 
 
 def validate_answer(answer: object) -> str:
