@@ -387,7 +387,8 @@ def _learn_in_the_browser(url: str, data: Path, browser) -> None:
     assert chip.is_visible() and chip.inner_text() == "L3 · AI Chips & Accelerators"
     assert quote.locator(".span-doc").is_visible() and quote.locator(".span-doc").inner_text() == _title(item.doc)
     page.wait_for_function("() => document.querySelector('#m-3').innerText.includes('1 answer')", timeout=30_000)
-    assert page.get_attribute("#m-3 .m-bar", "aria-valuenow") == "100" and "100%" in row(3)
+    # one card recalled for sure, but one of the three a layer needs for full coverage (FSRS mastery)
+    assert page.get_attribute("#m-3 .m-bar", "aria-valuenow") == "33" and "33%" in row(3)
     assert _attempts(data, learner) == 1
     assert "L1 · Raw Materials" in page.inner_text("#next-step")
     page.click("#check")  # the same question again: its grade stands
@@ -406,7 +407,7 @@ def _learn_in_the_browser(url: str, data: Path, browser) -> None:
     page.wait_for_selector("#quiz-feedback .quiz-feedback.wrong", timeout=60_000)
     assert item2.answer in page.inner_text("#quiz-feedback")
     page.wait_for_function("() => document.querySelector('#m-3').innerText.includes('2 answers')", timeout=30_000)
-    assert _attempts(data, learner) == 2 and int(page.get_attribute("#m-3 .m-bar", "aria-valuenow")) < 100
+    assert _attempts(data, learner) == 2 and int(page.get_attribute("#m-3 .m-bar", "aria-valuenow")) <= 33
     page.screenshot(path=str(ARTIFACTS / "06-learn-graded.png"), full_page=True)
     page.click("#next-question")
     page.wait_for_selector("#quiz-question:has-text('Quiz finished: 1 of 2 right')", timeout=30_000)
