@@ -260,7 +260,7 @@ class Tutor:
         texts = [f"{f.text} {f.context}" for f in chosen]
         missing = grounded.missing_figure(question, texts) or grounded.missing_thing(question, texts)
         about = " ".join(f.passage.text for f in chosen).lower()
-        absent = [n for n in grounded.question_names(question) if grounded.is_identifier(n) and not grounded.mentioned(n, about)]
+        absent = grounded.unnamed_ids(question, about)
         if missing or absent:
             usage["subject_checks_failed"] += 1
             self._not_covered(reply, shown, missing or f"anything about {_join(absent[:3])}")
@@ -315,7 +315,7 @@ class Tutor:
             # The closest figures are worth showing only from passages about what the question names: figures
             # of DeepSeek's training for a question on Mixtral 8x7B's are not (the text path then decides).
             about = " ".join(by_source[q.sentence].passage.text for q in quantities if q.sentence in by_source).lower()
-            off = [n for n in grounded.question_names(question) if grounded.is_identifier(n) and not grounded.mentioned(n, about)]
+            off = grounded.unnamed_ids(question, about)
             if not strong or off or not any(q.source is not None for q in quantities):
                 usage["calc_to_text"] += 1
                 return False

@@ -149,6 +149,11 @@ def is_identifier(name: str) -> bool:
     return bool(re.search(r"\d|[a-z][A-Z]", name))
 
 
+def unnamed_ids(question: str, text: str) -> list[str]:
+    """The product ids of the question (H100, MI300X, 8x7B) that lower-cased `text` doesn't mention."""
+    return [n for n in question_names(question) if is_identifier(n) and not mentioned(n, text)]
+
+
 def mentioned(name: str, text: str) -> bool:
     """Whether lower-cased `text` mentions `name` (as written, without a plural s, without spaces — "ElevenLabs" for
     "Eleven Labs" — or, for a hyphenated word, each of its parts)."""
@@ -213,7 +218,8 @@ def missing_thing(question: str, texts: list[str]) -> str:
 def missing_figure(question: str, texts: list[str]) -> str:
     """What the question asks for that `texts` (the chosen sentences) can't give, in words ("" when nothing is
     missing): a price for a "how much does it cost" question, a year for a "when", the counted thing and a
-    number for a "how many X"."""
+    number for a "how many X", a figure of any kind for "how fast" or "what value of …". A two-part question or
+    a comparison to work out is not refused for one missing part."""
     joined = " ".join(texts)
     if _TWO_ASKS.search(question):
         return ""  # "how much memory do you save, and what does it cost you?": one part missing is no refusal
@@ -280,8 +286,11 @@ def with_neighbours(chosen: list[Evidence]) -> list[Evidence]:
     sentence is placed next to its partner, in the passage's order, and remembers it (`goes_with`)."""
     out: list[Evidence] = []
     have = {f.text for f in chosen}
+    prose_of: dict[str, list[str]] = {}
     for f in chosen:
-        prose = [t for t, ctx in _sentences_of(f.passage) if not t.startswith("|")]
+        if f.passage.chunk_id not in prose_of:
+            prose_of[f.passage.chunk_id] = [t for t, _ in _sentences_of(f.passage) if not t.startswith("|")]
+        prose = prose_of[f.passage.chunk_id]
         k = prose.index(f.text) if f.text in prose else -1
         before = prose[k - 1] if k > 0 and _POINTS_BACK.match(f.text) else ""
         after = prose[k + 1] if 0 <= k < len(prose) - 1 and _POINTS_BACK.match(prose[k + 1]) else ""
@@ -304,22 +313,25 @@ def _numbers(text: str) -> set[str]:
     return out
 
 
+def _numbers_in(texts: list[str]) -> set[str]:
+    return set().union(*(_numbers(t) for t in texts))
+
+
 def has_number(text: str) -> bool:
     return bool(_numbers(text))
 
 
 def numbers_grounded(sentence: str, sources: list[str]) -> bool:
     """Every number in `sentence` appears in one of `sources` (1,200 and 1200 are the same number)."""
-    have = set().union(*(_numbers(s) for s in sources)) if sources else set()
-    return _numbers(sentence) <= have
+    return _numbers(sentence) <= _numbers_in(sources)
 
 
 def mixes_numbers(sentence: str, own: list[str]) -> bool:
     """Whether `sentence` gives a figure of its evidence `own` together with a number that is not there (the
     learner's "3nm" with the 2nm yield of the documents)."""
     nums = _numbers(re.sub(r"\[[^\]]*\]", "", sentence))
-    have = set().union(*(_numbers(s) for s in own)) if own else set()
-    return bool(nums & have) and bool(nums - have)
+    have = _numbers_in(own)
+    return bool(nums & have) and not nums <= have
 
 
 def supported(sentence: str, sources: list[str], names_from: list[str] | None = None) -> tuple[bool, str]:
@@ -328,7 +340,7 @@ def supported(sentence: str, sources: list[str], names_from: list[str] | None = 
     support for pairing it with a document's figure), and most of its content words do. (False, why) otherwise."""
     text = re.sub(r"\[[^\]]*\]", "", sentence)
     if not numbers_grounded(text, sources):
-        missing = sorted(_numbers(text) - set().union(*(_numbers(s) for s in sources)))
+        missing = sorted(_numbers(text) - _numbers_in(sources))
         return False, f"the number(s) {', '.join(missing)} are not in the documents shown"
     joined = " ".join(sources)
     named = " ".join(names_from if names_from is not None else sources).lower()
@@ -396,7 +408,7 @@ def says_something(sentence: str, own: list[str], question: str) -> bool:
     doesn't have: a sentence made of the question's words ("Yes, many developers still use TensorFlow.", "The
     essay expects Google to ramp up TPU v5e chips") asserts what was asked, not what the documents say."""
     asked = set(tokenize(question)) | _numbers(question)
-    have = set(tokenize(" ".join(own))) | set().union(*(_numbers(s) for s in own))
+    have = set(tokenize(" ".join(own))) | _numbers_in(own)
     return bool(((set(tokenize(sentence)) | _numbers(sentence)) & have) - asked)
 
 

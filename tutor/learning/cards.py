@@ -58,11 +58,12 @@ def flashcards(chunks: list[Chunk], taxonomy: Taxonomy, layer: int | None = None
         for fact in extract_facts(chunk):
             if fact.fact not in FACT_KINDS:
                 continue
-            front = fact.answer if fact.fact == "term" else template_question(fact, taxonomy.name(chunk.layer))
+            question = template_question(fact, taxonomy.name(chunk.layer))
+            front = fact.answer if fact.fact == "term" else question
             key = norm(front) + "|" + norm(fact.span)
             if key in seen:
                 continue
-            probe = QuizItem(id="q-0000000000", layer=chunk.layer, question=template_question(fact, taxonomy.name(chunk.layer)),
+            probe = QuizItem(id="q-0000000000", layer=chunk.layer, question=question,
                              kind="short", answer=fact.answer, chunk_id=chunk.chunk_id, doc=chunk.doc, span=fact.span,
                              fact=fact.fact)
             if check_item(probe, chunk.text, set(), set()):

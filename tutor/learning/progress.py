@@ -176,6 +176,10 @@ class ProgressStore:
                 db.execute("ROLLBACK")
                 raise
 
+    def _at(self, now: datetime | None) -> datetime:
+        """`now` in UTC, or the store's clock when not given."""
+        return schedule.as_utc(now) if now is not None else self.now()
+
     def now(self) -> datetime:
         return schedule.as_utc(self.clock())
 
@@ -303,7 +307,7 @@ class ProgressStore:
     def due(self, learner: str, limit: int | None = None, now: datetime | None = None) -> list[DueCard]:
         """The learner's cards due now, the longest due first (cards whose item is gone or that are retired are
         left out)."""
-        now = schedule.as_utc(now) if now is not None else self.now()
+        now = self._at(now)
         sql = (f"SELECT {_CARD_COLUMNS}, i.record FROM cards c JOIN items i ON i.id = c.item_id "
                "WHERE c.learner = ? AND c.retired = '' AND c.due <= ? ORDER BY c.due, c.item_id")
         args: list = [learner, now.timestamp()]
@@ -319,14 +323,14 @@ class ProgressStore:
         return out
 
     def due_count(self, learner: str, now: datetime | None = None) -> int:
-        now = schedule.as_utc(now) if now is not None else self.now()
+        now = self._at(now)
         with self._db() as db:
             return int(db.execute("SELECT COUNT(*) FROM cards c JOIN items i ON i.id = c.item_id WHERE c.learner = ? "
                                   "AND c.retired = '' AND c.due <= ?", (learner, now.timestamp())).fetchone()[0])
 
     def next_due(self, learner: str, now: datetime | None = None) -> datetime | None:
         """When the learner's next card falls due after `now` (None: no cards waiting)."""
-        now = schedule.as_utc(now) if now is not None else self.now()
+        now = self._at(now)
         with self._db() as db:
             row = db.execute("SELECT MIN(c.due) FROM cards c JOIN items i ON i.id = c.item_id WHERE c.learner = ? "
                              "AND c.retired = '' AND c.due > ?", (learner, now.timestamp())).fetchone()
