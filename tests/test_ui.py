@@ -408,6 +408,9 @@ def _learn_in_the_browser(url: str, data: Path, browser) -> None:
     assert item2.answer in page.inner_text("#quiz-feedback")
     page.wait_for_function("() => document.querySelector('#m-3').innerText.includes('2 answers')", timeout=30_000)
     assert _attempts(data, learner) == 2 and int(page.get_attribute("#m-3 .m-bar", "aria-valuenow")) <= 33
+    # both answers are review cards now; the wrong one comes back in a minute, so nothing is due yet
+    page.wait_for_selector("#review:has-text('Review (0 due)')", timeout=30_000)
+    assert page.is_disabled("#review")
     page.screenshot(path=str(ARTIFACTS / "06-learn-graded.png"), full_page=True)
     page.click("#next-question")
     page.wait_for_selector("#quiz-question:has-text('Quiz finished: 1 of 2 right')", timeout=30_000)
@@ -424,6 +427,25 @@ def _learn_in_the_browser(url: str, data: Path, browser) -> None:
     page.wait_for_function("() => document.querySelector('#m-3').innerText.includes('0 answers')", timeout=30_000)
     page.fill("#learner input", learner)
     page.wait_for_function("() => document.querySelector('#m-3').innerText.includes('2 answers')", timeout=30_000)
+
+    # a day later (the wrong answer's card made due in the store): "Review (1 due)", asked like a quiz question
+    with sqlite3.connect(data / "progress.sqlite") as db:
+        db.execute("UPDATE cards SET due = due - 86400 WHERE item_id = ?", (item2.id,))
+    page.fill("#learner input", "Quinn")
+    page.wait_for_selector("#review:has-text('Review (0 due)')", timeout=30_000)
+    page.fill("#learner input", learner)
+    page.wait_for_selector("#review:has-text('Review (1 due)')", timeout=30_000)
+    assert "1 due" in row(3)
+    page.click("#review")
+    page.wait_for_function("() => document.querySelector('#quiz-question').innerText.includes('Review 1 of 1')",
+                           timeout=30_000)
+    assert _item_id(page.inner_text("#quiz-question")) == item2.id
+    box.fill(item2.answer)
+    page.click("#check")
+    page.wait_for_selector("#quiz-feedback .quiz-feedback.right", timeout=60_000)
+    assert "next review in" in page.inner_text("#quiz-feedback")
+    page.wait_for_selector("#review:has-text('Review (0 due)')", timeout=30_000)
+    assert "1 due" not in row(3) and _attempts(data, learner) == 2  # a review is not a new attempt
 
     # Socratic mode in the chat: a cited hint first, the answer on "show me"
     page.get_by_role("tab", name="Chat").click()

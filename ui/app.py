@@ -2,8 +2,9 @@
 
 Two tabs. Chat: the stack map (14 layers, bottom to top) on the left, the chat in the middle (with a
 Socratic-mode switch), the sources of each answer on the right. Learn: a quiz on a layer, one question at a
-time, graded against its passage (shown, cited), the learner's mastery over the stack and the next layer
-to study (`TutorApp.coach`). Each browser session keeps its own conversation and quiz in `gr.State`.
+time, graded against its passage (shown, cited), or a review of the cards FSRS says are due ("Review (N due)",
+the same one-question flow, each answer rescheduling its card), the learner's mastery, retention and due cards
+over the stack and the next layer to study (`TutorApp.coach`). Each browser session keeps its own conversation and quiz in `gr.State`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ui.render import Session, Turn
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 N_EXAMPLES = 4
+MAX_REVIEW_SESSION = 10  # due cards asked per "Review" session (the rest wait for the next one)
 EXAMPLE_LAYERS = (3, 2, 12, 5)  # first-visit questions: chips, fabs, serving, power
 ALL_LAYERS = "All layers"
 RECOMMENDED = "Recommended next"
@@ -35,6 +37,8 @@ class QuizState:
     items: list = field(default_factory=list)
     pos: int = 0
     graded: dict = field(default_factory=dict)  # item id -> Grade
+    review: bool = False  # a review of due cards (graded and rescheduled by FSRS), not a new quiz
+    versions: dict = field(default_factory=dict)  # item id -> the card's version when it was asked (review)
 
     @property
     def current(self):
@@ -159,7 +163,7 @@ def build(app: TutorApp) -> gr.Blocks:
         """The mastery chart and the next step for `learner` (or an error where the chart goes)."""
         try:
             rows = coach.progress(learner)
-            step = coach.next_step(learner, reviews_first=False)  # no review mode here yet: the study step
+            step = coach.next_step(learner, reviews_first=False)  # the study step; due cards: the Review button
             return render.mastery_html(rows, step["layer"]), render.next_step_html(step)
         except Exception as e:  # noqa: BLE001 - a bad name or an unreadable database is shown, never a dead page
             return render.quiz_error_html(as_error(e)), ""
@@ -170,7 +174,8 @@ def build(app: TutorApp) -> gr.Blocks:
         if item is None:
             return (render.quiz_status_html("Pick a layer and start a quiz."), gr.Radio(visible=False, value=None),
                     gr.Textbox(visible=False, value=""))
-        q = render.quiz_question_html(item, state.pos + 1, len(state.items), by_number[item.layer].label)
+        q = render.quiz_question_html(item, state.pos + 1, len(state.items), by_number[item.layer].label,
+                                      "Review" if state.review else "Question")
         if item.kind == "mcq":
             return q, gr.Radio(choices=item.choices, value=None, visible=True), gr.Textbox(visible=False, value="")
         return q, gr.Radio(visible=False, value=None), gr.Textbox(visible=True, value="")
@@ -209,12 +214,42 @@ def build(app: TutorApp) -> gr.Blocks:
         if item is None:
             return render.quiz_error_html("Start a quiz first."), gr.skip(), gr.skip(), state
         given = choice if item.kind == "mcq" else answer
+        given = given if given is not None else ""
+        note = ""
         try:
-            grade = coach.grade(item.id, given if given is not None else "", state.learner)
+            if state.review:
+                result = coach.review(item.id, given, state.learner, version=state.versions.get(item.id))
+                grade, note = result.grade, render.next_review_note(result, coach.now())
+            else:
+                grade = coach.grade(item.id, given, state.learner)
         except Exception as e:  # noqa: BLE001 - shown in the Learn view; the answer stays and nothing is recorded
             return render.quiz_error_html(as_error(e)), gr.skip(), gr.skip(), state
         state.graded[item.id] = grade
-        return render.feedback_html(grade, titles.get(item.doc, item.doc)), *board(state.learner), state
+        return render.feedback_html(grade, titles.get(item.doc, item.doc), note), *board(state.learner), state
+
+    def review_button(learner: str):
+        """The review button, with the learner's due count ("Review (3 due)"); off when nothing is due."""
+        try:
+            n = coach.store.due_count(coach.learner(learner))
+        except Exception:  # noqa: BLE001 - a bad name is shown by the chart's own handler
+            return gr.Button("Review (0 due)", interactive=False)
+        return gr.Button(f"Review ({n} due)", interactive=n > 0)
+
+    def start_review(learner: str, state: QuizState | None):
+        """The cards due now, asked one at a time like a quiz (longest due first)."""
+        state = state or QuizState()
+        try:
+            queue = coach.due(learner, MAX_REVIEW_SESSION)
+        except Exception as e:  # noqa: BLE001 - a bad name or an unreadable database: shown, nothing changes
+            return (render.quiz_error_html(as_error(e)), gr.skip(), gr.skip(), "", state)
+        if not queue.cards:
+            return (render.quiz_status_html(render.nothing_due_text(queue, coach.now())),
+                    gr.Radio(visible=False, value=None), gr.Textbox(visible=False), "", QuizState(learner=queue.learner))
+        state = QuizState(learner=queue.learner, items=[c.item for c in queue.cards], review=True,
+                          versions={c.item.id: c.version for c in queue.cards})
+        more = queue.total_due - len(queue.cards)
+        note = f"{more} more due after these." if more > 0 else ""
+        return (*show(state), render.quiz_status_html(note) if note else "", state)
 
     def next_question(state: QuizState | None):
         state = state or QuizState()
@@ -222,7 +257,8 @@ def build(app: TutorApp) -> gr.Blocks:
             state.pos += 1
             return (*show(state), "", state)
         done = sum(g.correct for g in state.graded.values())
-        msg = (f"Quiz finished: {done} of {len(state.items)} right. "
+        what = "Review" if state.review else "Quiz"
+        msg = (f"{what} finished: {done} of {len(state.items)} right. "
                "Start another one, or take the recommended next step."
                if state.items else "Pick a layer and start a quiz.")
         return render.quiz_status_html(msg), gr.Radio(visible=False, value=None), gr.Textbox(visible=False), "", state
@@ -301,7 +337,10 @@ def build(app: TutorApp) -> gr.Blocks:
                                                  label="Kind", elem_id="quiz-kind", scale=2, min_width=200)
                             quiz_n = gr.Number(3, label="Questions", minimum=1, maximum=10, precision=0,
                                                elem_id="quiz-n", scale=1, min_width=90)
-                        new_quiz_btn = gr.Button("New quiz", variant="primary", elem_id="new-quiz")
+                        with gr.Row():
+                            new_quiz_btn = gr.Button("New quiz", variant="primary", elem_id="new-quiz")
+                            review_btn = gr.Button("Review (0 due)", variant="secondary", elem_id="review",
+                                                   interactive=False)
                         question = gr.HTML(render.quiz_status_html("Pick a layer and start a quiz."),
                                            label="Question", elem_id="quiz-question", padding=False)
                         choices = gr.Radio([], label="Your answer", visible=False, elem_id="quiz-choices")
@@ -338,18 +377,23 @@ def build(app: TutorApp) -> gr.Blocks:
         quiz_out = [question, choices, answer, feedback, quiz_state, mastery, next_step]
         start = dict(fn=new_quiz, inputs=[learner, quiz_layer, quiz_kind, quiz_n, quiz_state], outputs=quiz_out,
                      concurrency_limit=concurrency, concurrency_id="tutor", show_progress="hidden")
-        new_quiz_btn.click(**start, api_name="quiz")
+        due_label = dict(fn=review_button, inputs=[learner], outputs=[review_btn], api_visibility="private",
+                         show_progress="hidden")
+        new_quiz_btn.click(**start, api_name="quiz").then(**due_label)
         graded = [feedback, mastery, next_step, quiz_state]
         check_btn.click(check, inputs=[choices, answer, quiz_state], outputs=graded, api_name="grade",
-                        show_progress="hidden")
+                        show_progress="hidden").then(**due_label)
         answer.submit(check, inputs=[choices, answer, quiz_state], outputs=graded, api_visibility="private",
-                      show_progress="hidden")
+                      show_progress="hidden").then(**due_label)
+        review_btn.click(start_review, inputs=[learner, quiz_state],
+                         outputs=[question, choices, answer, feedback, quiz_state], api_name="review",
+                         show_progress="hidden")
         next_btn.click(next_question, inputs=[quiz_state], outputs=[question, choices, answer, feedback, quiz_state],
                        api_name="next_question", show_progress="hidden")
         learner.change(board, inputs=[learner], outputs=[mastery, next_step], api_name="progress",
-                       show_progress="hidden")
+                       show_progress="hidden").then(**due_label)
         demo.load(board, inputs=[learner], outputs=[mastery, next_step], api_visibility="private",
-                  show_progress="hidden")
+                  show_progress="hidden").then(**due_label)
         follow.click(follow_path, inputs=[learner], outputs=[quiz_layer], api_visibility="private").then(
             **{**start, "api_visibility": "private"})
     return demo

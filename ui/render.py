@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from tutor import labels
 from tutor.errors import TutorError
 from tutor.labels import Segment
+from tutor.learning.schedule import describe_wait
 from tutor.types import Layer, Reply
 
 MAX_SHOWN_QUESTION = 600  # characters of a (huge) question echoed back in the chat
@@ -215,14 +216,30 @@ def status_line(info: dict[str, str]) -> str:
 
 
 # -- the Learn view -------------------------------------------------------------------------------------
-def quiz_question_html(item, pos: int, total: int, label: str) -> str:
-    """One quiz question (never its answer or span), with its place in the quiz and its item id."""
+def quiz_question_html(item, pos: int, total: int, label: str, what: str = "Question") -> str:
+    """One quiz question (never its answer or span), with its place in the quiz (or review) and its item id."""
     g = layer_group(item.layer)
     kind = "Multiple choice" if item.kind == "mcq" else "Short answer"
-    return (f'<div class="quiz-q g-{g}"><div class="quiz-meta"><span class="quiz-pos">Question {pos} of {total}</span>'
+    return (f'<div class="quiz-q g-{g}"><div class="quiz-meta"><span class="quiz-pos">{esc(what)} {pos} of {total}</span>'
             f'<span class="cite-chip">{esc(label)}</span><span>{kind}</span>'
             f'<span class="quiz-id">Item {esc(item.id)}</span></div>'
             f'<div class="quiz-text">{esc(item.question)}</div></div>')
+
+
+def next_review_note(result, now) -> str:
+    """After a review: the FSRS rating it became and when the card comes back ("Rated good: next review in 4 days.")."""
+    if result.repeat:
+        return "This card was reviewed meanwhile (another window or process): that review counts. Go on with “Next question”."
+    return f"Rated {result.rating}: next review {describe_wait(result.due - now)}."
+
+
+def nothing_due_text(queue, now) -> str:
+    """What the review mode says when no card is due: when the next one is, or how cards come to be."""
+    if not queue.known:
+        return "No cards yet: every question you answer in a quiz becomes a card to review. Start a quiz first."
+    if queue.next_due is None:
+        return "No cards are due, and none is waiting."
+    return f"No cards are due: the next review is {describe_wait(queue.next_due - now)}. Take a new quiz meanwhile."
 
 
 def quiz_status_html(text: str) -> str:
@@ -255,7 +272,8 @@ def feedback_html(grade, doc_title: str, note: str = "") -> str:
 
 
 def mastery_html(rows: list[dict], next_layer: int | None = None) -> str:
-    """Mastery per layer as bars over the stack (L14 at the top, like the stack map): %, answers, ✔ when mastered.
+    """Mastery per layer as bars over the stack (L14 at the top, like the stack map): %, answers, cards due now and
+    retention (FSRS's mean expected recall of the layer's cards), ✔ when mastered.
 
     `next_layer` (the learning path's next step) is outlined.
     """
@@ -265,14 +283,20 @@ def mastery_html(rows: list[dict], next_layer: int | None = None) -> str:
         classes = f"m-row g-{layer_group(n)}" + (" done" if r["mastered"] else "")
         classes += " next" if n == next_layer else ""
         mark = '<b class="m-mark" title="mastered">✔</b> ' if r["mastered"] else ""
+        due, cards = r.get("due", 0), r.get("cards", 0)
         tip = f"L{n} · {r['name']}: mastery {pct}%, {attempts} answer{'s' if attempts != 1 else ''}"
+        if cards:
+            tip += f", {cards} card{'s' if cards != 1 else ''}, retention {round(r.get('retention', 0.0) * 100)}%"
+            tip += f", {due} due now" if due else ""
+        classes += " due" if due else ""
+        due_html = f' · <b class="m-due" title="cards due for review">{due} due</b>' if due else ""
         tip += " · mastered" if r["mastered"] else " · study next" if n == next_layer else ""
         out.append(f'<div class="{classes}" id="m-{n}" title="{esc(tip)}">'
                    f'<span class="m-name">{n:>2} · {esc(r["name"])}</span>'
                    f'<span class="m-bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" '
                    f'aria-valuenow="{pct}" aria-label="L{n} mastery"><span style="width:{pct}%"></span></span>'
                    f'<span class="m-val">{pct}%</span>'
-                   f'<span class="m-state">{mark}{attempts} answer{"s" if attempts != 1 else ""}</span></div>')
+                   f'<span class="m-state">{mark}{attempts} answer{"s" if attempts != 1 else ""}{due_html}</span></div>')
     out.append("</div>")
     return "".join(out)
 
