@@ -33,7 +33,7 @@ from fixtures.tutor import ROOT, TUTOR_BIN, child_env, copy_index, guard_env, ou
 
 # The newest Inspector that runs on Node 20 (Debian's nodejs is older still): from 0.16 on it needs Node >= 22.7.
 INSPECTOR = "@modelcontextprotocol/inspector@0.15.0"
-TOOLS = {"ask", "search", "calculate", "list_layers", "quiz", "grade", "review", "cards", "progress"}
+TOOLS = {"ask", "search", "calculate", "list_layers", "quiz", "grade", "review", "cards", "study_card", "progress"}
 DOCS = [d.file for d in load_manifest(ROOT / "corpus")]
 
 

@@ -525,3 +525,18 @@ def test_mcp_review_and_cards_tools(index_copy):
             assert {c["id"] for c in rest["cards"]}.isdisjoint(c["id"] for c in page["cards"])
             err, _, text = call("cards", layer=15)
             assert err and "There is no layer 15" in text
+
+            # studying a flashcard: asked as its quiz question, graded, then a review card like any quiz item
+            fc = next(c for c in page["cards"] if c["fact"] == "figure")
+            err, item, text = call("study_card", card_id=fc["id"], learner="mo")
+            assert not err, text
+            assert item["span"] == fc["back"] and item["answer"] == fc["answer"] and item["kind"] == "short"
+            assert fc["answer"] not in item["question"].replace("___", "")
+            assert call("study_card", card_id=fc["id"], learner="mo")[1]["id"] == item["id"]  # the same item
+            graded = call("grade", item_id=item["id"], answer=fc["answer"], learner="mo")[1]
+            assert graded["correct"] and graded["next_review"]
+            assert call("progress", learner="mo")[1]["layers"][2]["cards"] == 1
+            for args, needle in [({"card_id": "q-0000000000"}, "not a flashcard id"),
+                                 ({"card_id": "c-0000000000"}, "no flashcard"), ({"card_id": "../x"}, "not a flashcard")]:
+                err, _, text = call("study_card", learner="mo", **args)
+                assert err and needle in text, text

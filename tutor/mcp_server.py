@@ -274,6 +274,17 @@ def build_server(app: TutorApp) -> MCPServer:
         return {"cards": [c.to_json() for c in page], "count": len(deck), "offset": offset,
                 "next_offset": after if after < len(deck) else None}
 
+    def study_card(
+        card_id: Annotated[str, Field(description="The flashcard's id, as `cards` listed it (c-1a2b3c4d5e).")],
+        learner: Annotated[str | None, LEARNER_FIELD] = None,
+    ) -> dict[str, Any]:
+        """Study a flashcard: it comes back as a quiz item (short answer) stored for the learner; `grade` its id
+        with the learner's answer and the card is scheduled for spaced review like any quiz item. The same card
+        for the same learner is always the same item (graded once; afterwards it returns through `review`).
+        Returns the item as `quiz` does: {"id", "layer", "question", "kind", "answer", "span", ...}: show only
+        the question before the learner answers."""
+        return app.coach.study(card_id, learner).to_json()
+
     add_tool(quiz, "quiz", "Make a quiz", ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                                            idempotent_hint=False, open_world_hint=False))
     add_tool(grade, "grade", "Grade an answer", ToolAnnotations(read_only_hint=False, destructive_hint=False,
@@ -281,6 +292,8 @@ def build_server(app: TutorApp) -> MCPServer:
     add_tool(review, "review", "Spaced review", ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                                                    idempotent_hint=False, open_world_hint=False))
     add_tool(cards, "cards", "Flashcards")
+    add_tool(study_card, "study_card", "Study a flashcard", ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                                                            idempotent_hint=True, open_world_hint=False))
     add_tool(progress, "progress", "Learner progress")
 
     # -- resources: the corpus as TutorApp serves it -----------------------------------------------------------

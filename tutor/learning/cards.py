@@ -75,6 +75,22 @@ def flashcards(chunks: list[Chunk], taxonomy: Taxonomy, layer: int | None = None
     return out
 
 
+def as_quiz_item(card: Flashcard, chunks: list[Chunk], taxonomy: Taxonomy, item_id: str) -> QuizItem | None:
+    """The card asked as its quiz question (short answer: the term for its glossary line, the figure for its blank),
+    so answering it is graded and scheduled like any quiz item. None when the card's fact is no longer in the
+    documents or no longer passes the checks."""
+    chunk = next((c for c in chunks if c.chunk_id == card.chunk_id), None)
+    if chunk is None:
+        return None
+    for fact in extract_facts(chunk):
+        if fact.fact == card.fact and fact.answer == card.answer and fact.span == card.back:
+            item = QuizItem(id=item_id, layer=chunk.layer, question=template_question(fact, taxonomy.name(chunk.layer)),
+                            kind="short", answer=fact.answer, chunk_id=chunk.chunk_id, doc=chunk.doc, span=fact.span,
+                            fact=fact.fact, source="flashcard")
+            return None if check_item(item, chunk.text, set(), set()) else item
+    return None
+
+
 def _field(text: str) -> str:
     return " ".join(text.replace("\t", " ").split())
 

@@ -6,7 +6,9 @@ to the index's passages and the LLM.
 
 from __future__ import annotations
 
+import hashlib
 import random
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from tutor import validate
 from tutor.errors import IndexEmpty, InvalidInput
 from tutor.knowledge.facts import Fact, extract_facts, norm
 from tutor.knowledge.layers import Taxonomy
-from tutor.learning.cards import Flashcard, flashcards
+from tutor.learning.cards import Flashcard, as_quiz_item, flashcards
 from tutor.learning.grading import Grade, check_answer, grade
 from tutor.learning.progress import DueCard, ProgressStore, ReviewResult, check_clock, learner_name, recommend
 from tutor.learning.quiz import KINDS, GenerationStats, QuizItem, generate
@@ -234,6 +236,30 @@ class Coach:
         n = validate.layer(layer)
         chunks, _ = self._corpus()
         return flashcards(chunks, self.taxonomy, n)
+
+    def study(self, card_id: object, learner: object = None) -> QuizItem:
+        """A flashcard asked as a quiz question, stored for the learner: grading it (`grade`) makes it a review card
+        scheduled like any quiz item. The same card for the same learner is the same item, so it is graded once
+        and then comes back through review."""
+        who = self.learner(learner)
+        if not isinstance(card_id, str) or not re.fullmatch(r"c-[0-9a-f]{10}", card_id.strip()):
+            raise InvalidInput(f"{str(card_id)[:40]!r} is not a flashcard id.",
+                               "Card ids look like c-1a2b3c4d5e, as `tutor cards` lists them.")
+        card = next((c for c in self.cards() if c.id == card_id.strip()), None)
+        if card is None:
+            raise InvalidInput(f"There is no flashcard {card_id.strip()} in the documents.",
+                               "List the cards with `tutor cards` (ids change only when the documents do).")
+        item_id = "q-" + hashlib.sha256(f"{who}|{card.id}".encode()).hexdigest()[:10]
+        try:
+            return self.store.item(item_id)  # studied before: its grade stands, the card comes back in review
+        except InvalidInput:
+            pass
+        chunks, _ = self._corpus()
+        item = as_quiz_item(card, chunks, self.taxonomy, item_id)
+        if item is None:
+            raise InvalidInput(f"Flashcard {card.id} no longer passes the quiz's checks.", "Study another card.")
+        self.store.save_items(who, [item])
+        return item
 
     def progress(self, learner: object = None) -> list[dict]:
         """One row per layer: mastery (expected recall now, with coverage), attempts, mastered, cards, due, retention."""

@@ -47,7 +47,7 @@ class QuizItem:
     span: str
     choices: list[str] | None = None
     fact: str = ""  # "term" | "figure" | "entity": what kind of fact the answer is
-    source: str = "template"  # "llm" when the LLM phrased the question, "template" for the fill-in-the-blank
+    source: str = "template"  # "llm" when the LLM phrased the question, "template" for the fill-in-the-blank, "flashcard" for a studied card
     alternatives: list[str] = field(default_factory=list)  # other facts of the type (distractors), for grading
 
     def to_json(self) -> dict:
