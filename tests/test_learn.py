@@ -15,7 +15,7 @@ from tutor.learning.grading import GRADE_PROMPT, grade
 from tutor.knowledge.layers import Taxonomy
 from tutor.learning.progress import MIN_ATTEMPTS, ProgressStore, recommend
 from tutor.knowledge.facts import blank_facts, contains, norm
-from tutor.learning.quiz import QuizItem, check_item
+from tutor.learning.quiz import QUESTION_SCHEMA, QuizItem, check_item, check_question, question_of
 
 from fixtures.fakes import ScriptedModel
 from fixtures.tutor import ROOT, invoke_tutor, make_tutor, run_tutor
@@ -67,10 +67,15 @@ def test_recent_items_are_not_asked_again_and_items_survive_a_restart(app, tmp_p
 def test_llm_questions_are_kept_only_when_they_pass_the_checks(app, tmp_path):
     def phrase(messages):
         prompt = messages[-1]["content"]
-        answer = prompt.split("must be exactly: ")[1].splitlines()[0]
-        sentence = prompt.split("Sentence: ")[1]
-        words = " ".join(w for w in sentence.replace("___", "").split()[:8])
-        return replies.pop(0).format(answer=answer, words=words)
+        if "Description: " in prompt:  # a term: named from its glossary description
+            answer = prompt.split("The answer is: ")[1].splitlines()[0]
+            sentence = prompt.split("Description: ")[1]
+        else:
+            answer = prompt.split("must be exactly: ")[1].splitlines()[0]
+            sentence = prompt.split("Sentence: ")[1]
+        words = " ".join(w for w in sentence.replace("___", "").split()[:8] if not contains(answer, w))
+        text = replies.pop(0).format(answer=answer, words=words)
+        return json.dumps({"question": text}) if len(replies) % 2 else text  # constrained JSON, or plain text
 
     replies = ["Which is it, {answer}?",  # gives the answer away
                "Tell me about it.",  # not a question
@@ -81,6 +86,7 @@ def test_llm_questions_are_kept_only_when_they_pass_the_checks(app, tmp_path):
     assert len(q.items) == 5
     assert q.stats.llm_questions >= 1 and q.stats.llm_passed >= 1
     assert q.stats.rejected.get("LLM question: gives the answer away", 0) >= 1
+    assert all(r["schema"] == QUESTION_SCHEMA for r in llm.requests)  # constrained where the server can
     for item in q.items:
         assert not (item.source == "llm" and contains(item.question, item.answer))
         assert item.source == "llm" or item.question.startswith(("Fill in the blank", "Which term of"))
@@ -385,3 +391,23 @@ def test_cli_help_explains_the_tutoring_commands(netguard_log):
     for cmd, words in [("quiz", "learning path"), ("grade", "letter"), ("progress", "mastered"), ("path", "Recommend the next layer")]:
         r = invoke_tutor([cmd, "--help"], None, netguard_log)
         assert r.returncode == 0 and words in r.stdout.decode()
+
+
+def test_term_questions_name_the_term_from_its_description_without_giving_it_away():
+    from tutor.knowledge.facts import Fact
+    from tutor.types import Chunk
+
+    line = "CoWoS-R: Uses redistribution layers on an organic interposer instead of silicon."
+    chunk = Chunk(chunk_id="c1", doc="d.md", layer=3, layer_name="AI Chips & Accelerators", text=line, char_start=0,
+                  char_end=len(line))
+    fact = Fact(chunk, line, "CoWoS-R", "term", "___: Uses redistribution layers on an organic interposer instead "
+                "of silicon.", "Uses redistribution layers on an organic interposer instead of silicon.")
+    ok = "Which packaging uses redistribution layers on an organic interposer instead of silicon?"
+    assert check_question(ok, fact) is None
+    assert check_question("Which CoWoS variant uses redistribution layers on an organic interposer?", fact) == \
+        "gives part of the term away"
+    assert check_question("Which packaging technology is most common in chips today?", fact) == "not about the passage"
+    assert check_question("How many redistribution layers sit on an organic interposer?", fact) == \
+        "asks for a figure, the answer is a name"
+    assert question_of('{"question": "' + ok + '"}') == ok and question_of("Question: " + ok + "\nmore") == ok
+    assert question_of('{"question": 3}') == '{"question": 3}'  # not the schema: the text, which the checks refuse

@@ -16,6 +16,7 @@ How an item is made (code picks the fact, the LLM only phrases the question):
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import secrets
@@ -121,6 +122,13 @@ def check_question(question: str, fact: Fact) -> str | None:
         return "asks for a name, the answer is a figure"
     if fact.fact != "figure" and asks_amount:
         return "asks for a figure, the answer is a name"
+    if fact.fact == "term":
+        def parts(text: str) -> set[str]:  # "CoWoS-R" -> {"cowos"}: a hyphenated term gives itself away by halves
+            return {w for w in re.split(r"[^a-z0-9]+", norm(text)) if len(w) > 2}
+        if parts(fact.answer) & parts(q) & content_words(fact.answer.replace("-", " ")):
+            return "gives part of the term away"
+        if len(content_words(q) & content_words(fact.definition)) < 2:
+            return "not about the definition"
     return None
 
 
@@ -156,6 +164,14 @@ QUESTION_PROMPT = """Write one short quiz question about the sentence below. Its
 Do not include the answer in the question. Reply with the question only.
 
 Sentence: {blanked}"""
+TERM_PROMPT = """A teacher asks a student to name a term from its description. Write that question (one sentence ending
+with "?", such as "What is the name for ...?" or "Which technique ...?"). The answer is: {answer}
+Never write the answer or any word of it in the question.
+
+Description: {definition}"""
+# The phrasing step's output, constrained on servers that take a JSON schema (the embedded one does): one string.
+QUESTION_SCHEMA = {"type": "object", "properties": {"question": {"type": "string", "maxLength": 240}},
+                   "required": ["question"], "additionalProperties": False}
 
 Phrase = Callable[[str], str]  # prompt -> the LLM's reply
 
@@ -205,11 +221,13 @@ def generate(chunks: list[Chunk], layer: int, layer_name: str, n: int, kind: str
             stats.reject("not enough distractors")
             continue
         question, source = template_question(fact, layer_name), "template"
-        if phrase is not None and fact.fact != "term" and (max_llm is None or llm_calls < max_llm):
+        if phrase is not None and (max_llm is None or llm_calls < max_llm):
             llm_calls += 1
             stats.llm_questions += 1
+            prompt = (TERM_PROMPT.format(answer=fact.answer, definition=fact.definition) if fact.fact == "term"
+                      else QUESTION_PROMPT.format(answer=fact.answer, blanked=fact.blanked))
             try:
-                text = _first_line(phrase(QUESTION_PROMPT.format(answer=fact.answer, blanked=fact.blanked)))
+                text = question_of(phrase(prompt))
             except Exception:  # noqa: BLE001 - the template question is always there to fall back on
                 text = ""
             why = check_question(text, fact) if text else "no reply"
@@ -256,6 +274,20 @@ def _spread(facts: list[Fact]) -> list[Fact]:
         if len(used_chunks) > 8:
             used_chunks.clear()
     return out
+
+
+def question_of(reply: str) -> str:
+    """The question in the phrasing step's reply: the JSON object's "question" (constrained output), else the
+    reply's first line (a server that could not constrain it)."""
+    text = (reply or "").strip()
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = None
+        if isinstance(value, dict) and isinstance(value.get("question"), str):
+            return _first_line(value["question"])
+    return _first_line(text)
 
 
 def _first_line(text: str) -> str:
