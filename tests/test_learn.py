@@ -15,7 +15,7 @@ from tutor.learning.grading import GRADE_PROMPT, grade
 from tutor.knowledge.layers import Taxonomy
 from tutor.learning.progress import MIN_ATTEMPTS, ProgressStore, recommend
 from tutor.knowledge.facts import blank_facts, contains, norm
-from tutor.learning.quiz import QUESTION_SCHEMA, QuizItem, check_item, check_question, question_of
+from tutor.learning.quiz import QuizItem, check_item, check_question, question_of
 
 from fixtures.fakes import ScriptedModel
 from fixtures.tutor import ROOT, invoke_tutor, make_tutor, run_tutor
@@ -86,7 +86,6 @@ def test_llm_questions_are_kept_only_when_they_pass_the_checks(app, tmp_path):
     assert len(q.items) == 5
     assert q.stats.llm_questions >= 1 and q.stats.llm_passed >= 1
     assert q.stats.rejected.get("LLM question: gives the answer away", 0) >= 1
-    assert all(r["schema"] == QUESTION_SCHEMA for r in llm.requests)  # constrained where the server can
     for item in q.items:
         assert not (item.source == "llm" and contains(item.question, item.answer))
         assert item.source == "llm" or item.question.startswith(("Fill in the blank", "Which term of"))

@@ -21,7 +21,7 @@ from tutor.knowledge.layers import Taxonomy
 from tutor.learning.cards import Flashcard, as_quiz_item, flashcards
 from tutor.learning.grading import Grade, check_answer, grade
 from tutor.learning.progress import DueCard, ProgressStore, ReviewResult, check_clock, learner_name, recommend
-from tutor.learning.quiz import KINDS, QUESTION_SCHEMA, GenerationStats, QuizItem, generate
+from tutor.learning.quiz import KINDS, GenerationStats, QuizItem, generate
 from tutor.llm.client import ChatModel
 from tutor.types import Chunk
 
@@ -101,7 +101,7 @@ class Coach:
             if broken:  # the LLM failed once in this quiz: the rest use the template, without waiting again
                 raise RuntimeError("LLM unavailable")
             try:
-                return llm.complete([{"role": "user", "content": prompt}], max_tokens=64, schema=QUESTION_SCHEMA).content
+                return llm.complete([{"role": "user", "content": prompt}], max_tokens=64).content
             except Exception:
                 broken.append(True)
                 raise
